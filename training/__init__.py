@@ -1,0 +1,8 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+Offline training of EUnet: datasets, transforms, losses, metrics, loop, CLIs.
+
+Imports eunet_ros.model and eunet_ros.checkpoint, never rclpy.
+"""
