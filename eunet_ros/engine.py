@@ -93,6 +93,23 @@ def letterbox_geometry(frame_hw: Tuple[int, int],
     return max(1, min(nh, int(round(h * s)))), max(1, min(nw, int(round(w * s))))
 
 
+def channel_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """
+    Return the uint8 argmax over dim 0 of C x H x W logits (first maximum wins).
+
+    On the CPU a running maximum over the classes is about 5x faster than
+    ``argmax(0)``, whose strided reduction is slow; CUDA uses ``argmax``.
+    """
+    if logits.device.type != 'cpu':
+        return logits.argmax(0).to(torch.uint8)
+    best = logits[0].clone()
+    idx = torch.zeros(logits.shape[1:], dtype=torch.uint8, device=logits.device)
+    for c in range(1, logits.shape[0]):
+        idx.masked_fill_(logits[c] > best, c)
+        torch.maximum(best, logits[c], out=best)
+    return idx
+
+
 class SegmentationEngine:
     """
     EUnet inference on one device with a fixed precision.
@@ -141,6 +158,9 @@ class SegmentationEngine:
         pal = np.asarray(checkpoint.palette, dtype=np.uint8)
         self.palette_rgb = pal
         self._palette_bgr = torch.from_numpy(pal[:, ::-1].copy()).to(self.device)
+        # Allocate the batch at the network's padded size so the model never pads.
+        multiple = int(getattr(getattr(self.model, 'config', None), 'multiple', 1))
+        self._padded = tuple(-(-s // multiple) * multiple for s in self.input_size)
         self._lock = threading.Lock()
         if warmup:
             h, w = self.input_size
@@ -200,15 +220,13 @@ class SegmentationEngine:
         dev = self.device
         nh, nw = self.input_size
         flip = (color_order == 'bgr') != self._net_bgr
-        batch = torch.zeros((len(frames), 3, nh, nw), device=dev, dtype=torch.float32)
+        batch = torch.zeros((len(frames), 3) + self._padded, device=dev, dtype=torch.float32)
         uploaded = []
         geoms = []
         for i, f in enumerate(frames):
             t = torch.from_numpy(np.ascontiguousarray(f)).to(dev, non_blocking=True)
             uploaded.append(t)
-            x = t.permute(2, 0, 1).unsqueeze(0).float()
-            if flip:
-                x = x.flip(1)
+            x = (t.flip(-1) if flip else t).permute(2, 0, 1).unsqueeze(0).float()
             h, w = f.shape[:2]
             rh, rw = letterbox_geometry((h, w), (nh, nw))
             if (rh, rw) != (h, w):
@@ -227,7 +245,7 @@ class SegmentationEngine:
             if self._binary:
                 mask = (lg[0, 0] > 0).to(torch.uint8)
             else:
-                mask = lg[0].argmax(0).to(torch.uint8)
+                mask = channel_argmax(lg[0])
             ov = None
             if want[i]:
                 ov = self._overlay(uploaded[i], mask, color_order, alpha).cpu().numpy()

@@ -168,3 +168,10 @@ def test_letterbox_geometry_keeps_aspect():
     assert letterbox_geometry((720, 1280), (384, 640)) == (360, 640)
     assert letterbox_geometry((480, 640), (384, 640)) == (384, 512)
     assert letterbox_geometry((384, 640), (384, 640)) == (384, 640)
+
+
+def test_channel_argmax_matches_torch_including_ties():
+    from eunet_ros.engine import channel_argmax
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randint(0, 3, (7, 33, 47), generator=g).float()  # many ties
+    assert torch.equal(channel_argmax(logits), logits.argmax(0).to(torch.uint8))

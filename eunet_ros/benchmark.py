@@ -1,0 +1,296 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+Benchmark EUnet variants (and torchvision's real-time peers) on one device.
+
+For each model x resolution x precision it prints parameters, the median latency
+and FPS of the network alone (a float tensor already on the device) and of the
+engine (uint8 frame on the host -> pre-processing, network, post-processing ->
+uint8 class-id mask on the host, see eunet_ros.engine), and writes the rows as
+JSON. When torchvision imports, LRASPP-MobileNetV3-Large and
+DeepLabV3-MobileNetV3-Large (random init, the same classes) are measured in the
+same run, so ratios never mix two runs.
+
+    python -m eunet_ros.benchmark --device cpu
+    python -m eunet_ros.benchmark --device cuda --precisions fp16 --cuda-graphs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from eunet_ros.checkpoint import (Checkpoint, DEFAULT_CLASSES, DEFAULT_PALETTE, IMAGENET_MEAN,
+                                  IMAGENET_STD)
+from eunet_ros.engine import resolve_device, resolve_precision, SegmentationEngine
+from eunet_ros.model import build_eunet, config_for_variant, count_parameters, VARIANTS
+import numpy as np
+import torch
+from torch import nn
+
+PEERS = ('lraspp_mobilenet_v3_large', 'deeplabv3_mobilenet_v3_large')
+_DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+class _OutOnly(nn.Module):
+    """Adapt torchvision segmentation models (dict output) to plain logits."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)['out']
+
+
+def build_peer(name: str, num_classes: int) -> nn.Module:
+    """Build a torchvision peer with random weights (nothing is downloaded)."""
+    from torchvision.models import segmentation as seg
+    fn = getattr(seg, name)
+    kwargs = {'weights': None, 'weights_backbone': None, 'num_classes': num_classes}
+    if name.startswith('deeplabv3'):
+        kwargs['aux_loss'] = False
+    return _OutOnly(fn(**kwargs))
+
+
+def torchvision_available() -> Tuple[bool, str]:
+    """Return whether torchvision's segmentation models import, and why not."""
+    try:
+        import torchvision  # noqa: F401
+        from torchvision.models import segmentation  # noqa: F401
+        return True, torchvision.__version__
+    except Exception as e:  # noqa: B902 - any import failure means "no peers"
+        return False, f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_fn(fn: Callable[[], object], device: torch.device, *, warmup: int, iters: int,
+            min_time: float) -> List[float]:
+    """Call ``fn`` ``warmup`` times, then time it (ms) ``iters`` times or ``min_time`` s."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times: List[float] = []
+    start = time.perf_counter()
+    while len(times) < iters or (time.perf_counter() - start < min_time and len(times) < 1000):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append((time.perf_counter() - t0) * 1000.0)
+        if len(times) >= 3 and time.perf_counter() - start > max(min_time, 1.0) * 10:
+            break
+    return times
+
+
+def _graph_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """Capture ``model(x)`` in a CUDA graph and return a replay function."""
+    static_x = x.clone()
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(3):
+            model(static_x)
+    torch.cuda.current_stream().wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_y = model(static_x)
+
+    def replay() -> torch.Tensor:
+        graph.replay()
+        return static_y
+    return replay
+
+
+def bench_model(name: str, model: nn.Module, *, device: torch.device, precision: str,
+                resolution: Tuple[int, int], batch: int, warmup: int, iters: int,
+                min_time: float, cuda_graphs: bool, engine: bool,
+                num_classes: int) -> Dict[str, object]:
+    """Measure one model at one resolution and precision; return a result row."""
+    w, h = resolution
+    dtype = _DTYPES[precision]
+    row: Dict[str, object] = {
+        'model': name, 'params': count_parameters(model), 'resolution': f'{w}x{h}',
+        'precision': precision, 'batch': batch, 'device': str(device)}
+    net = model.eval().to(device)
+    if device.type == 'cuda':
+        net = net.to(memory_format=torch.channels_last)
+    net = net.to(dtype)
+    x = torch.randn(batch, 3, h, w, device=device, dtype=dtype)
+    if device.type == 'cuda':
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        if cuda_graphs and device.type == 'cuda':
+            fn = _graph_runner(net, x)
+        else:
+            def fn() -> torch.Tensor:
+                return net(x)
+        t = time_fn(fn, device, warmup=warmup, iters=iters, min_time=min_time)
+    row['net_ms'] = statistics.median(t)
+    row['net_fps'] = 1000.0 * batch / row['net_ms']
+    row['net_iters'] = len(t)
+    if engine:
+        ckpt = Checkpoint(config=config_for_variant('fast', num_classes=num_classes),
+                          state_dict={}, class_names=DEFAULT_CLASSES[:num_classes],
+                          palette=DEFAULT_PALETTE[:num_classes], mean=IMAGENET_MEAN,
+                          std=IMAGENET_STD, input_size=(h, w), variant=name)
+        eng = SegmentationEngine(ckpt, device=str(device), precision=precision, model=net,
+                                 warmup=True)
+        rng = np.random.default_rng(0)
+        frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(batch)]
+        t = time_fn(lambda: eng.infer(frames, color_order='bgr'), device, warmup=warmup,
+                    iters=iters, min_time=min_time)
+        row['engine_ms'] = statistics.median(t)
+        row['engine_fps'] = 1000.0 * batch / row['engine_ms']
+    return row
+
+
+def environment(device: torch.device) -> Dict[str, object]:
+    """Describe the machine and versions for the JSON output."""
+    env: Dict[str, object] = {
+        'torch': torch.__version__, 'python': platform.python_version(),
+        'machine': platform.machine(), 'cpu_count': os.cpu_count(),
+        'torch_threads': torch.get_num_threads(), 'device': str(device)}
+    if device.type == 'cuda':
+        env['gpu'] = torch.cuda.get_device_name(device)
+        env['cuda'] = torch.version.cuda
+    else:
+        try:
+            with open('/proc/cpuinfo') as f:
+                for line in f:
+                    if line.startswith('model name'):
+                        env['cpu'] = line.split(':', 1)[1].strip()
+                        break
+        except OSError:
+            pass
+    ok, tv = torchvision_available()
+    env['torchvision'] = tv if ok else None
+    if not ok:
+        env['torchvision_error'] = tv
+    return env
+
+
+def format_table(rows: Sequence[Dict[str, object]]) -> str:
+    """Render result rows as a fixed-width text table."""
+    head = ('model', 'params', 'res', 'prec', 'batch', 'net ms', 'net FPS', 'engine ms',
+            'engine FPS')
+    lines = [head]
+    for r in rows:
+        lines.append((
+            str(r['model']), f'{int(r["params"]) / 1e6:.2f}M', str(r['resolution']),
+            str(r['precision']), str(r['batch']), f'{r["net_ms"]:.2f}',
+            f'{r["net_fps"]:.1f}',
+            f'{r["engine_ms"]:.2f}' if 'engine_ms' in r else '-',
+            f'{r["engine_fps"]:.1f}' if 'engine_fps' in r else '-'))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = []
+    for j, line in enumerate(lines):
+        out.append('  '.join(c.rjust(widths[i]) if i else c.ljust(widths[i])
+                             for i, c in enumerate(line)))
+        if j == 0:
+            out.append('  '.join('-' * wd for wd in widths))
+    return '\n'.join(out)
+
+
+def _resolution(s: str) -> Tuple[int, int]:
+    try:
+        w, h = (int(v) for v in s.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'resolution must be WxH (e.g. 640x480), got {s!r}')
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f'resolution {s!r} is too small')
+    return w, h
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    p = argparse.ArgumentParser(
+        prog='python -m eunet_ros.benchmark', description=__doc__.split('\n\n')[0].strip(),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
+    p.add_argument('--variants', nargs='+', default=['seed', 'fast'],
+                   choices=sorted(VARIANTS), help='EUnet variants to measure')
+    p.add_argument('--peers', nargs='*', default=list(PEERS), choices=list(PEERS),
+                   help='torchvision peers to measure when torchvision imports '
+                        '(give --peers with no names to skip them)')
+    p.add_argument('--resolutions', nargs='+', type=_resolution,
+                   default=[(640, 480), (1280, 720)], help='WxH input sizes')
+    p.add_argument('--precisions', nargs='+', default=['auto'],
+                   choices=['auto', 'fp32', 'fp16', 'bf16'])
+    p.add_argument('--batch', type=int, default=1, help='frames per network call')
+    p.add_argument('--num-classes', type=int, default=len(DEFAULT_CLASSES))
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--iters', type=int, default=10, help='timed iterations at least')
+    p.add_argument('--min-time', type=float, default=2.0,
+                   help='keep timing until this many seconds have passed')
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    p.add_argument('--cuda-graphs', action='store_true',
+                   help='replay the network alone from a CUDA graph (CUDA only)')
+    p.add_argument('--no-engine', action='store_true', help='measure the network alone')
+    p.add_argument('--json', default='benchmark_results.json', help='where to write rows')
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the benchmark; return the process exit code."""
+    args = get_args_parser().parse_args(argv)
+    if args.batch < 1:
+        print('error: --batch must be >= 1', file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    env = environment(device)
+    print('# eunet_ros benchmark: ' + ', '.join(f'{k}={v}' for k, v in env.items()))
+    models: List[Tuple[str, Callable[[], nn.Module]]] = []
+    for v in args.variants:
+        models.append((f'eunet-{v}', lambda v=v: build_eunet(
+            variant=v, num_classes=args.num_classes)))
+    if args.peers:
+        ok, why = torchvision_available()
+        if ok:
+            for name in args.peers:
+                models.append((name, lambda n=name: build_peer(n, args.num_classes)))
+        else:
+            print(f'# torchvision peers skipped: torchvision does not import ({why})')
+    rows: List[Dict[str, object]] = []
+    torch.manual_seed(0)
+    for res in args.resolutions:
+        for prec_arg in args.precisions:
+            precision = resolve_precision(prec_arg, device)
+            for name, make in models:
+                row = bench_model(
+                    name, make(), device=device, precision=precision, resolution=res,
+                    batch=args.batch, warmup=args.warmup, iters=args.iters,
+                    min_time=args.min_time, cuda_graphs=args.cuda_graphs,
+                    engine=not args.no_engine, num_classes=args.num_classes)
+                rows.append(row)
+                print(f'# {name} {row["resolution"]} {precision}: net {row["net_ms"]:.2f} ms'
+                      + (f', engine {row["engine_ms"]:.2f} ms' if 'engine_ms' in row else ''),
+                      flush=True)
+    print()
+    print(format_table(rows))
+    if args.json:
+        tmp = args.json + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump({'environment': env, 'args': {k: (list(v) if isinstance(v, tuple)
+                                                        else v)
+                                                    for k, v in vars(args).items()},
+                       'rows': rows}, f, indent=2)
+        os.replace(tmp, args.json)
+        print(f'\nwrote {args.json}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
