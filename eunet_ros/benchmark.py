@@ -75,24 +75,6 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_fn(fn: Callable[[], object], device: torch.device, *, warmup: int, iters: int,
-            min_time: float) -> List[float]:
-    """Call ``fn`` ``warmup`` times, then time it (ms) ``iters`` times or ``min_time`` s."""
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times: List[float] = []
-    start = time.perf_counter()
-    while len(times) < iters or (time.perf_counter() - start < min_time and len(times) < 1000):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1000.0)
-        if len(times) >= 3 and time.perf_counter() - start > max(min_time, 1.0) * 10:
-            break
-    return times
-
-
 def _graph_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
     """Capture ``model(x)`` in a CUDA graph and return a replay function."""
     static_x = x.clone()
@@ -112,11 +94,15 @@ def _graph_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], torch.Tenso
     return replay
 
 
-def bench_model(name: str, model: nn.Module, *, device: torch.device, precision: str,
-                resolution: Tuple[int, int], batch: int, warmup: int, iters: int,
-                min_time: float, cuda_graphs: bool, engine: bool,
-                num_classes: int) -> Dict[str, object]:
-    """Measure one model at one resolution and precision; return a result row."""
+def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str,
+            resolution: Tuple[int, int], batch: int, cuda_graphs: bool, engine: bool,
+            num_classes: int) -> Tuple[Dict[str, object], Dict[str, Callable[[], object]]]:
+    """
+    Set one model up at one resolution and precision.
+
+    :returns: the result row (without timings) and the functions to time, by key
+        (``net`` and, with ``engine``, ``engine``).
+    """
     w, h = resolution
     dtype = _DTYPES[precision]
     row: Dict[str, object] = {
@@ -129,16 +115,16 @@ def bench_model(name: str, model: nn.Module, *, device: torch.device, precision:
     x = torch.randn(batch, 3, h, w, device=device, dtype=dtype)
     if device.type == 'cuda':
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        if cuda_graphs and device.type == 'cuda':
-            fn = _graph_runner(net, x)
-        else:
-            def fn() -> torch.Tensor:
+    fns: Dict[str, Callable[[], object]] = {}
+    if cuda_graphs and device.type == 'cuda':
+        with torch.inference_mode():
+            replay = _graph_runner(net, x)
+        fns['net'] = replay
+    else:
+        def run_net() -> torch.Tensor:
+            with torch.inference_mode():
                 return net(x)
-        t = time_fn(fn, device, warmup=warmup, iters=iters, min_time=min_time)
-    row['net_ms'] = statistics.median(t)
-    row['net_fps'] = 1000.0 * batch / row['net_ms']
-    row['net_iters'] = len(t)
+        fns['net'] = run_net
     if engine:
         ckpt = Checkpoint(config=config_for_variant('fast', num_classes=num_classes),
                           state_dict={}, class_names=DEFAULT_CLASSES[:num_classes],
@@ -148,11 +134,48 @@ def bench_model(name: str, model: nn.Module, *, device: torch.device, precision:
                                  warmup=True)
         rng = np.random.default_rng(0)
         frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(batch)]
-        t = time_fn(lambda: eng.infer(frames, color_order='bgr'), device, warmup=warmup,
-                    iters=iters, min_time=min_time)
-        row['engine_ms'] = statistics.median(t)
-        row['engine_fps'] = 1000.0 * batch / row['engine_ms']
-    return row
+        fns['engine'] = lambda: eng.infer(frames, color_order='bgr')
+    return row, fns
+
+
+def time_round_robin(jobs: Sequence[Tuple[Dict[str, object], Dict[str, Callable[[], object]]]],
+                     device: torch.device, *, warmup: int, iters: int,
+                     min_time: float, max_time: float) -> None:
+    """
+    Time every function of every job in turn, one call each per round.
+
+    Interleaving makes the ratios between models robust to load that drifts during
+    the run (other processes on a shared CPU, GPU clocks). Rounds continue until
+    ``iters`` rounds and ``min_time`` seconds have passed, or ``max_time`` seconds.
+    Median and minimum (ms) are written into each job's row.
+    """
+    keys = [(i, k) for i, (_, fns) in enumerate(jobs) for k in fns]
+    for i, k in keys:
+        for _ in range(warmup):
+            jobs[i][1][k]()
+    _sync(device)
+    times: Dict[Tuple[int, str], List[float]] = {key: [] for key in keys}
+    start = time.perf_counter()
+    rounds = 0
+    while True:
+        for i, k in keys:
+            t0 = time.perf_counter()
+            jobs[i][1][k]()
+            _sync(device)
+            times[(i, k)].append((time.perf_counter() - t0) * 1000.0)
+        rounds += 1
+        elapsed = time.perf_counter() - start
+        if rounds >= 3 and elapsed > max_time:
+            break
+        if rounds >= iters and elapsed >= min_time:
+            break
+    for (i, k), t in times.items():
+        row = jobs[i][0]
+        batch = int(row['batch'])
+        row[f'{k}_ms'] = statistics.median(t)
+        row[f'{k}_min_ms'] = min(t)
+        row[f'{k}_fps'] = 1000.0 * batch / row[f'{k}_ms']
+        row['rounds'] = rounds
 
 
 def environment(device: torch.device) -> Dict[str, object]:
@@ -182,14 +205,14 @@ def environment(device: torch.device) -> Dict[str, object]:
 
 def format_table(rows: Sequence[Dict[str, object]]) -> str:
     """Render result rows as a fixed-width text table."""
-    head = ('model', 'params', 'res', 'prec', 'batch', 'net ms', 'net FPS', 'engine ms',
-            'engine FPS')
+    head = ('model', 'params', 'res', 'prec', 'batch', 'net ms', 'net min', 'net FPS',
+            'engine ms', 'engine FPS')
     lines = [head]
     for r in rows:
         lines.append((
             str(r['model']), f'{int(r["params"]) / 1e6:.2f}M', str(r['resolution']),
             str(r['precision']), str(r['batch']), f'{r["net_ms"]:.2f}',
-            f'{r["net_fps"]:.1f}',
+            f'{r["net_min_ms"]:.2f}', f'{r["net_fps"]:.1f}',
             f'{r["engine_ms"]:.2f}' if 'engine_ms' in r else '-',
             f'{r["engine_fps"]:.1f}' if 'engine_fps' in r else '-'))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
@@ -233,6 +256,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument('--iters', type=int, default=10, help='timed iterations at least')
     p.add_argument('--min-time', type=float, default=2.0,
                    help='keep timing until this many seconds have passed')
+    p.add_argument('--max-time', type=float, default=60.0,
+                   help='stop after this many seconds per resolution/precision '
+                        '(at least 3 rounds)')
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     p.add_argument('--cuda-graphs', action='store_true',
                    help='replay the network alone from a CUDA graph (CUDA only)')
@@ -268,16 +294,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for res in args.resolutions:
         for prec_arg in args.precisions:
             precision = resolve_precision(prec_arg, device)
-            for name, make in models:
-                row = bench_model(
-                    name, make(), device=device, precision=precision, resolution=res,
-                    batch=args.batch, warmup=args.warmup, iters=args.iters,
-                    min_time=args.min_time, cuda_graphs=args.cuda_graphs,
-                    engine=not args.no_engine, num_classes=args.num_classes)
+            jobs = [prepare(name, make(), device=device, precision=precision, resolution=res,
+                            batch=args.batch, cuda_graphs=args.cuda_graphs,
+                            engine=not args.no_engine, num_classes=args.num_classes)
+                    for name, make in models]
+            time_round_robin(jobs, device, warmup=args.warmup, iters=args.iters,
+                             min_time=args.min_time, max_time=args.max_time)
+            for row, _ in jobs:
                 rows.append(row)
-                print(f'# {name} {row["resolution"]} {precision}: net {row["net_ms"]:.2f} ms'
+                print(f'# {row["model"]} {row["resolution"]} {precision}: net '
+                      f'{row["net_ms"]:.2f} ms'
                       + (f', engine {row["engine_ms"]:.2f} ms' if 'engine_ms' in row else ''),
                       flush=True)
+            del jobs
     print()
     print(format_table(rows))
     if args.json:
