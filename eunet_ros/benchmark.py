@@ -140,12 +140,13 @@ def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str
 
 def time_round_robin(jobs: Sequence[Tuple[Dict[str, object], Dict[str, Callable[[], object]]]],
                      device: torch.device, *, warmup: int, iters: int,
-                     min_time: float, max_time: float) -> None:
+                     min_time: float, max_time: float, slot: float = 0.25) -> None:
     """
     Time every function of every job in turn, one call each per round.
 
     Interleaving makes the ratios between models robust to load that drifts during
-    the run (other processes on a shared CPU, GPU clocks). Rounds continue until
+    the run (other processes on a shared CPU, GPU clocks). In a round each function
+    is called repeatedly for ``slot`` seconds (at least once). Rounds continue until
     ``iters`` rounds and ``min_time`` seconds have passed, or ``max_time`` seconds.
     Median and minimum (ms) are written into each job's row.
     """
@@ -159,10 +160,17 @@ def time_round_robin(jobs: Sequence[Tuple[Dict[str, object], Dict[str, Callable[
     rounds = 0
     while True:
         for i, k in keys:
-            t0 = time.perf_counter()
-            jobs[i][1][k]()
-            _sync(device)
-            times[(i, k)].append((time.perf_counter() - t0) * 1000.0)
+            # fast models get several calls per round, slow ones one: every model is
+            # sampled across the whole run, and fast ones get enough samples
+            t_slot = time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                jobs[i][1][k]()
+                _sync(device)
+                t1 = time.perf_counter()
+                times[(i, k)].append((t1 - t0) * 1000.0)
+                if t1 - t_slot >= slot:
+                    break
         rounds += 1
         elapsed = time.perf_counter() - start
         if rounds >= 3 and elapsed > max_time:
@@ -176,6 +184,7 @@ def time_round_robin(jobs: Sequence[Tuple[Dict[str, object], Dict[str, Callable[
         row[f'{k}_min_ms'] = min(t)
         row[f'{k}_fps'] = 1000.0 * batch / row[f'{k}_ms']
         row['rounds'] = rounds
+        row[f'{k}_samples'] = len(t)
 
 
 def environment(device: torch.device) -> Dict[str, object]:
