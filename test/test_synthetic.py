@@ -163,6 +163,19 @@ def test_synthetic_cli_writes_a_folder_dataset(tmp_path):
     assert not list(out.rglob('*.tmp'))
 
 
+def test_synthetic_cli_workers_write_the_same_dataset(tmp_path):
+    one, two = tmp_path / 'one', tmp_path / 'two'
+    for out, workers in ((one, 1), (two, 2)):
+        assert run_cli('--out', out, '--count', 5, '--seed', 21, '--width', 48, '--height', 32,
+                       '--format', 'png', '--workers', workers, '--quiet') == 0
+    names = stems(one / 'masks', 'png')
+    assert names == stems(two / 'masks', 'png') == stems(two / 'images', 'png')
+    for stem in names:
+        for sub in ('images', 'masks'):
+            assert (one / sub / f'{stem}.png').read_bytes() == (
+                two / sub / f'{stem}.png').read_bytes()
+
+
 def test_synthetic_module_entry_point_writes_jpeg_dataset(tmp_path):
     out = tmp_path / 'jpg'
     r = subprocess.run([sys.executable, '-m', 'training.synthetic', '--out', str(out),

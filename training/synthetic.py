@@ -387,21 +387,25 @@ class _Scene:
             else (0.0, 0.0)
         max_gap = rng.uniform(3.5, 5.0)
 
-        def in_zone(s: float) -> bool:
-            s = (s + tr.length / 2) % tr.length - tr.length / 2   # in (-L/2, L/2]
-            return orange_zone[0] <= s <= orange_zone[1]
-
-        for side, edge, colour in ((1, tr.left, BLUE), (-1, tr.right, YELLOW)):
+        gaps = np.clip(0.3 / np.maximum(np.abs(tr.curvature), 1e-6), 2.0, max_gap).tolist()
+        for edge, colour in ((tr.left, BLUE), (tr.right, YELLOW)):
+            jitter = rng.uniform(0.88, 1.12, int(tr.length / 1.7) + 2).tolist()
             s = rng.uniform(0, max_gap)
             end = s + tr.length - 1.5
-            while s < end:
-                i = tr.index(s)
-                radius = 1.0 / max(abs(tr.curvature[i]), 1e-6)
-                gap = float(np.clip(radius * 0.3, 2.0, max_gap)) * rng.uniform(0.88, 1.12)
-                p = tr.interp(s, edge) + rng.normal(0, 0.06, 2)
-                cls = ORANGE if in_zone(s) else colour
-                cones.append((p[0], p[1], cls, 'small', None, None, rng.uniform(0, 6.3)))
-                s += gap
+            arc = []
+            while s < end:   # closer in tight corners, up to max_gap on straights
+                arc.append(s)
+                s += gaps[int(round(s / tr.ds)) % tr.n] * jitter[len(arc) - 1]
+            x = np.array(arc) / tr.ds
+            i0 = np.floor(x).astype(int) % tr.n
+            f = (x - np.floor(x))[:, None]
+            pos = edge[i0] * (1 - f) + edge[(i0 + 1) % tr.n] * f
+            pos += rng.normal(0, 0.06, pos.shape)
+            yaw = rng.uniform(0, 6.3, len(arc))
+            wrapped = (np.array(arc) + tr.length / 2) % tr.length - tr.length / 2
+            orange = (wrapped >= orange_zone[0]) & (wrapped <= orange_zone[1])
+            cones.extend((float(p[0]), float(p[1]), ORANGE if o else colour, 'small', None,
+                          None, float(y)) for p, o, y in zip(pos, orange, yaw))
         if rng.random() < 0.85:   # large orange cones at the start/finish line
             for ds in (-0.6, 0.6):
                 for side, edge_off in ((1, 1), (-1, -1)):
