@@ -163,13 +163,35 @@ def test_synthetic_cli_writes_a_folder_dataset(tmp_path):
     assert not list(out.rglob('*.tmp'))
 
 
+WORKERS_AFTER_THREADS = """
+import sys
+import cv2, numpy as np, torch
+# threads busy first, as in a training process: forked workers used to deadlock here
+torch.randn(256, 256) @ torch.randn(256, 256)
+cv2.GaussianBlur(np.zeros((512, 512, 3), np.uint8), (0, 0), 3)
+from training.synthetic import get_args_parser, main
+sys.exit(main(get_args_parser().parse_args(sys.argv[1:])))
+"""
+
+
 def test_synthetic_cli_workers_write_the_same_dataset(tmp_path):
     one, two = tmp_path / 'one', tmp_path / 'two'
-    for out, workers in ((one, 1), (two, 2)):
-        assert run_cli('--out', out, '--count', 5, '--seed', 21, '--width', 48, '--height', 32,
-                       '--format', 'png', '--workers', workers, '--quiet') == 0
+    common = ['--count', '5', '--seed', '21', '--width', '48', '--height', '32', '--format',
+              'png', '--quiet']
+    assert run_cli('--out', one, *common) == 0
+    proc = subprocess.Popen([sys.executable, '-c', WORKERS_AFTER_THREADS, '--out', str(two),
+                             '--workers', '2', *common], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)   # the workers too
+        proc.communicate()
+        pytest.fail('--workers 2 hung (deadlocked workers?)')
+    assert proc.returncode == 0, err
     names = stems(one / 'masks', 'png')
     assert names == stems(two / 'masks', 'png') == stems(two / 'images', 'png')
+    assert len(names) == 5
     for stem in names:
         for sub in ('images', 'masks'):
             assert (one / sub / f'{stem}.png').read_bytes() == (

@@ -386,7 +386,6 @@ class _Scene:
         orange_zone = (-rng.uniform(4, 18), rng.uniform(4, 16)) if rng.random() < 0.8 \
             else (0.0, 0.0)
         max_gap = rng.uniform(3.5, 5.0)
-
         gaps = np.clip(0.3 / np.maximum(np.abs(tr.curvature), 1e-6), 2.0, max_gap).tolist()
         for edge, colour in ((tr.left, BLUE), (tr.right, YELLOW)):
             jitter = rng.uniform(0.88, 1.12, int(tr.length / 1.7) + 2).tolist()
@@ -408,10 +407,10 @@ class _Scene:
                           None, float(y)) for p, o, y in zip(pos, orange, yaw))
         if rng.random() < 0.85:   # large orange cones at the start/finish line
             for ds in (-0.6, 0.6):
-                for side, edge_off in ((1, 1), (-1, -1)):
+                for side in (1, -1):
                     i = tr.index(ds % tr.length)
                     off = tr.width[i] / 2 + rng.uniform(0.35, 0.6)
-                    p = tr.center[i] + tr.normal[i] * off * edge_off
+                    p = tr.center[i] + tr.normal[i] * off * side
                     cones.append((p[0], p[1], LARGE_ORANGE, 'large', None, None,
                                   rng.uniform(0, 6.3)))
         # A few cones of no FS colour: on the edge instead of a track cone, or beside it.
@@ -1391,7 +1390,10 @@ def write_dataset(out: Path, count: int, seed: int = 0, width: int = 640, height
     written = 0
     if workers > 1:
         import multiprocessing
-        with multiprocessing.get_context('fork').Pool(workers, initializer=_worker_init) as pool:
+        # spawn, not fork: forking a process whose threads (torch, OpenCV) hold locks
+        # deadlocks the children; spawned workers start clean on every platform.
+        ctx = multiprocessing.get_context('spawn')
+        with ctx.Pool(workers, initializer=_worker_init) as pool:
             for w in _progress(pool.imap(_dataset_job, jobs, chunksize=4), count,
                                'synthetic', quiet):
                 written += int(w)
@@ -1530,7 +1532,18 @@ def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog='python -m training.synthetic',
         description='Render synthetic Formula Student scenes with exact class-id masks: a '
-                    'folder dataset (--out) or a continuous drive (--video / --frames).')
+                    'folder dataset (--out) or a continuous drive (--video / --frames).',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='examples:\n'
+               '  training set:   --out data/synthetic/train --count 20000 --seed 0\n'
+               '  held-out test:  --out data/synthetic/test --count 1000 --seed 1000000\n'
+               '  demo drive:     --video demo_out/synthetic_drive.mp4 --frames '
+               'demo_out/synthetic_drive\n'
+               '                  --drive-seconds 20 --fps 30 --width 1280 --height 720 '
+               '--seed 2\n'
+               'Sample i of seed s depends only on (s, i): a test set with another seed never '
+               'shares a\nscene with the training set; re-running resumes and skips complete '
+               'files.')
     p.add_argument('--out', type=Path, help='dataset folder: images/, masks/, meta.json')
     p.add_argument('--count', type=_positive_int, default=1000, help='samples to write')
     p.add_argument('--seed', type=_seed, default=0,
