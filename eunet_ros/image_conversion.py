@@ -305,15 +305,22 @@ class CvBridgeConverter:
         self._bridge = CvBridge()
 
     def image(self, msg: Any) -> Tuple[np.ndarray, str]:
-        """Validate like the built-in converter, then convert with cv_bridge."""
+        """
+        Validate like the built-in converter, then convert with cv_bridge.
+
+        The message is valid at that point, so where this cv_bridge does not know an
+        encoding (older ones lack yuv422_yuy2 and the uyvy/yuyv aliases) or returns
+        another size (padded rows in some versions), the built-in conversion is used.
+        """
         enc = check_image(msg)
         want = 'rgb8' if enc.order == 'rgb' else 'bgr8'
         try:
-            img = self._bridge.imgmsg_to_cv2(msg, desired_encoding=want)
-        except Exception as e:  # noqa: B902 - CvBridgeError or a numpy error
-            raise ImageConversionError(f'cv_bridge could not convert {msg.encoding}: {e}') \
-                from None
-        return np.asarray(img), enc.order
+            img = np.asarray(self._bridge.imgmsg_to_cv2(msg, desired_encoding=want))
+        except Exception:  # noqa: B902 - CvBridgeError or a numpy error
+            return image_to_array(msg)
+        if img.shape != (int(msg.height), int(msg.width), 3) or img.dtype != np.uint8:
+            return image_to_array(msg)
+        return img, enc.order
 
     def compressed(self, msg: Any) -> Tuple[np.ndarray, str]:
         """Validate like the built-in converter, then decode with cv_bridge."""
