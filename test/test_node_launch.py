@@ -71,7 +71,7 @@ def install_share():
     try:
         from ament_index_python.packages import get_package_share_directory
         share = Path(get_package_share_directory('eunet_ros'))
-        if (share / 'package.xml').exists() and ROOT not in share.parents:
+        if (share / 'package.xml').exists():
             return share
     except Exception:  # noqa: B902 - PackageNotFoundError, no AMENT_PREFIX_PATH
         pass
