@@ -1,0 +1,407 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+segment_node's parameters: declarations as data, and their validation; ROS-free.
+
+The node declares every parameter from :data:`GLOBAL_PARAMS`,
+:func:`camera_params` and :func:`group_param` (description, allowed values or
+range, read-only or not), so the README's table and the node cannot drift apart.
+:func:`parse_settings` turns the declared values into :class:`NodeSettings` or
+raises :class:`ConfigError`, whose message names the parameter, what is wrong
+and the allowed values.
+
+Parameters marked read-only are fixed at start-up (they decide which model is
+loaded and which topics exist); changing one at run time is refused with that
+reason. The others take effect on the next frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+__all__ = [
+    'ConfigError',
+    'ParamSpec',
+    'CameraSettings',
+    'NodeSettings',
+    'GLOBAL_PARAMS',
+    'DEFAULT_GROUPS',
+    'PRECISIONS',
+    'TRANSPORTS',
+    'RELIABILITIES',
+    'RESERVED_NAMES',
+    'camera_params',
+    'group_param',
+    'check_names',
+    'parse_settings',
+    'resolve_groups',
+    'runtime_check',
+    'markdown_table',
+]
+
+PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
+TRANSPORTS = ('raw', 'compressed')
+RELIABILITIES = ('best_effort', 'reliable')
+NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
+DEVICE_RE = re.compile(r'^(auto|cpu|cuda|cuda:[0-9]+)$')
+
+# The class groups of the Formula Student class table that get a binary mask each.
+DEFAULT_GROUPS: Dict[str, Tuple[str, ...]] = {
+    'cones': ('blue_cone', 'yellow_cone', 'orange_cone', 'large_orange_cone', 'unknown_cone'),
+    'track': ('track',),
+}
+
+
+class ConfigError(ValueError):
+    """
+    An invalid parameter value; the message names the parameter and the allowed values.
+
+    :ivar param: the parameter's name.
+
+    """
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        super().__init__(f'parameter "{param}": {message}')
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """
+    One parameter declaration.
+
+    :ivar name: full parameter name (``qos.depth``, ``front.transport``).
+    :ivar default: default value; its Python type is the parameter's type.
+    :ivar description: what it does (shown by ``ros2 param describe``).
+    :ivar choices: allowed string values (empty: any).
+    :ivar min_value: inclusive lower bound of a number.
+    :ivar max_value: inclusive upper bound of a number.
+    :ivar read_only: fixed at start-up; a run-time change is refused.
+    :ivar constraints: the constraint in words (descriptor additional_constraints).
+
+    """
+
+    name: str
+    default: Any
+    description: str
+    choices: Tuple[str, ...] = ()
+    min_value: Optional[float] = None
+    max_value: Optional[float] = None
+    read_only: bool = True
+    constraints: str = ''
+
+    @property
+    def type_name(self) -> str:
+        """ROS parameter type in words (bool, integer, double, string, string[], integer[])."""
+        d = self.default
+        if isinstance(d, bool):
+            return 'bool'
+        if isinstance(d, int):
+            return 'integer'
+        if isinstance(d, float):
+            return 'double'
+        if isinstance(d, str):
+            return 'string'
+        if isinstance(d, (list, tuple)) and d and isinstance(d[0], int):
+            return 'integer[]'
+        return 'string[]'
+
+    @property
+    def allowed(self) -> str:
+        """Return the allowed values in words, for messages and descriptors."""
+        if self.constraints:
+            return self.constraints
+        if self.choices:
+            return 'one of ' + ', '.join(self.choices)
+        if self.min_value is not None and self.max_value is not None:
+            return f'{self.min_value} .. {self.max_value}'
+        return ''
+
+
+def _p(name, default, description, **kw) -> ParamSpec:
+    return ParamSpec(name=name, default=default, description=description, **kw)
+
+
+GLOBAL_PARAMS: Tuple[ParamSpec, ...] = (
+    _p('checkpoint', '',
+       'EUnet checkpoint file (.pt). Empty: the packaged model ($EUNET_CHECKPOINT, else '
+       'share/eunet_ros/models/eunet_fs_synthetic.pt).',
+       constraints='a path to an eunet_ros checkpoint, or empty'),
+    _p('device', 'auto', 'Inference device: auto (CUDA when available, else CPU), cpu, cuda, '
+       'cuda:N.', constraints='auto, cpu, cuda or cuda:N'),
+    _p('precision', 'auto', 'Network precision: auto (fp16 on CUDA, fp32 on CPU), fp32, fp16 '
+       '(CUDA only), bf16.', choices=PRECISIONS),
+    _p('input_size', [0, 0], 'Network input [height, width] frames are letterboxed to; '
+       '[0, 0]: the size stored in the checkpoint.',
+       constraints='[0, 0] or [H, W] with 16 <= H, W <= 8192'),
+    _p('cpu_threads', 0, 'Torch CPU threads for inference; 0: torch default.',
+       min_value=0, max_value=256),
+    _p('cameras', ['camera'], 'Camera names. Each camera gets its own topics under '
+       '<camera>/ in the node namespace and its own parameters <camera>.topic and '
+       '<camera>.transport.',
+       constraints='unique names of letters, digits and _ (starting with a letter)'),
+    _p('camera_topic', '', 'One-camera shortcut: the input topic of the only camera '
+       '(overrides <camera>.topic). Empty: unused.',
+       constraints='a topic name, or empty; only with exactly one camera'),
+    _p('publish_overlay', True, 'Publish <camera>/overlay (bgr8 class colours over the image); '
+       'it is computed only while someone subscribes.', read_only=False),
+    _p('overlay_alpha', 0.5, 'Opacity of the class colours in the overlay.',
+       min_value=0.0, max_value=1.0, read_only=False),
+    _p('class_groups', ['cones', 'track'], 'Class groups that get a binary mask each on '
+       '<camera>/<group>/mask (mono8, 255 where the class is in the group); the classes '
+       "of group <name> come from group.<name>. ['']: no groups.",
+       constraints='unique names of letters, digits and _ (starting with a letter)'),
+    _p('max_batch', 4, 'Most frames (one per camera) that go through the network together.',
+       min_value=1, max_value=64, read_only=False),
+    _p('qos.reliability', 'best_effort', 'Reliability of the image subscriptions '
+       '(sensor-data QoS by default).', choices=RELIABILITIES),
+    _p('qos.depth', 1, 'History depth of the image subscriptions (only the newest frame is '
+       'ever processed).', min_value=1, max_value=100),
+    _p('output_qos.reliability', 'reliable', 'Reliability of the mask and overlay '
+       'publishers; reliable reaches both reliable and best-effort subscribers.',
+       choices=RELIABILITIES),
+    _p('diagnostics_period', 1.0, 'Seconds between two /diagnostics messages.',
+       min_value=0.05, max_value=60.0),
+)
+
+# Names a camera cannot have: its parameters would clash with these.
+RESERVED_NAMES = frozenset({s.name.split('.')[0] for s in GLOBAL_PARAMS}
+                           | {'group', 'use_sim_time', 'qos_overrides'})
+
+
+def camera_params(camera: str) -> Tuple[ParamSpec, ...]:
+    """Return the parameters of one camera (``<camera>.topic``, ``<camera>.transport``)."""
+    return (
+        _p(f'{camera}.topic', '', f'Input image topic of camera {camera!r} (with transport '
+           'compressed, /compressed is appended). Empty: <camera>/image.',
+           constraints='a topic name, or empty'),
+        _p(f'{camera}.transport', 'raw', f'How camera {camera!r} sends images: raw '
+           '(sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage, jpeg or png).',
+           choices=TRANSPORTS),
+    )
+
+
+def group_param(group: str) -> ParamSpec:
+    """Return the parameter that lists a class group's class names (``group.<name>``)."""
+    default = list(DEFAULT_GROUPS.get(group, ('',)))
+    return _p(f'group.{group}', default, f'Class names in group {group!r} (its binary mask is '
+              f'<camera>/{group}/mask).', constraints='class names of the checkpoint')
+
+
+@dataclass
+class CameraSettings:
+    """One camera: its name, input topic (base, without /compressed) and transport."""
+
+    name: str
+    topic: str
+    transport: str = 'raw'
+
+    @property
+    def input_topic(self) -> str:
+        """Return the topic subscribed to (``<topic>/compressed`` for compressed)."""
+        if self.transport == 'compressed':
+            return self.topic.rstrip('/') + '/compressed'
+        return self.topic
+
+
+@dataclass
+class NodeSettings:
+    """Validated start-up settings of segment_node."""
+
+    checkpoint: str
+    device: str
+    precision: str
+    input_size: Optional[Tuple[int, int]]
+    cpu_threads: Optional[int]
+    cameras: List[CameraSettings]
+    publish_overlay: bool
+    overlay_alpha: float
+    class_groups: List[str]
+    groups: Dict[str, List[str]] = field(default_factory=dict)
+    max_batch: int = 4
+    input_reliability: str = 'best_effort'
+    input_depth: int = 1
+    output_reliability: str = 'reliable'
+    diagnostics_period: float = 1.0
+
+
+def _spec(name: str) -> ParamSpec:
+    for s in GLOBAL_PARAMS:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+def check_names(param: str, names: Sequence[str], *, what: str,
+                reserved: Sequence[str] = (), allow_empty: bool = False) -> List[str]:
+    """
+    Validate a list of camera or group names; return it without empty entries.
+
+    :raises ConfigError: a name is invalid, reserved or repeated, or none is given.
+    """
+    out = [str(n) for n in names if str(n) != '']
+    if not out and not allow_empty:
+        raise ConfigError(param, f'at least one {what} name is needed, got {list(names)}.')
+    for n in out:
+        if not NAME_RE.match(n):
+            raise ConfigError(param, f'{what} name {n!r} is invalid: use letters, digits and '
+                                     '_ , starting with a letter.')
+        if n in reserved:
+            raise ConfigError(param, f'{what} name {n!r} is reserved (it is a parameter '
+                                     f'name); reserved: {", ".join(sorted(reserved))}.')
+    dup = sorted({n for n in out if out.count(n) > 1})
+    if dup:
+        raise ConfigError(param, f'{what} names must be unique; repeated: {dup}.')
+    return out
+
+
+def _choice(values: Mapping[str, Any], name: str, choices: Sequence[str]) -> str:
+    v = str(values[name]).strip()
+    if v not in choices:
+        raise ConfigError(name, f'{values[name]!r} is not allowed; use one of '
+                                f'{", ".join(choices)}.')
+    return v
+
+
+def _number(values: Mapping[str, Any], name: str):
+    spec = _spec(name)
+    v = values[name]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(name, f'expected a {spec.type_name}, got {v!r}.')
+    if not spec.min_value <= v <= spec.max_value:
+        raise ConfigError(name, f'{v} is out of range; allowed {spec.allowed}.')
+    return v
+
+
+def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
+    """
+    Validate the declared parameter values and build :class:`NodeSettings`.
+
+    :param values: parameter name -> value, for every global parameter, the camera
+        parameters of every camera in ``cameras`` and ``group.<name>`` of every group.
+    :raises ConfigError: the first invalid value, with the parameter's name.
+    """
+    cameras = check_names('cameras', values['cameras'], what='camera',
+                          reserved=sorted(RESERVED_NAMES))
+    groups = check_names('class_groups', values['class_groups'], what='class group',
+                         allow_empty=True)
+    device = str(values['device']).strip().lower()
+    if not DEVICE_RE.match(device):
+        raise ConfigError('device', f'{values["device"]!r} is not allowed; use auto, cpu, cuda '
+                                    'or cuda:N (N = GPU index).')
+    precision = _choice(values, 'precision', PRECISIONS)
+    size = [int(v) for v in values['input_size']]
+    if size == [0, 0]:
+        input_size = None
+    elif len(size) == 2 and all(16 <= v <= 8192 for v in size):
+        input_size = (size[0], size[1])
+    else:
+        raise ConfigError('input_size', f'{list(values["input_size"])} is not allowed; use '
+                                        "[0, 0] (the checkpoint's size) or [H, W] with "
+                                        '16 <= H, W <= 8192.')
+    threads = int(_number(values, 'cpu_threads'))
+    cams = []
+    for c in cameras:
+        transport = _choice(values, f'{c}.transport', TRANSPORTS)
+        topic = str(values[f'{c}.topic']).strip() or f'{c}/image'
+        cams.append(CameraSettings(name=c, topic=topic, transport=transport))
+    shortcut = str(values['camera_topic']).strip()
+    if shortcut:
+        if len(cams) != 1:
+            raise ConfigError('camera_topic', f'is a one-camera shortcut, but cameras is '
+                                              f'{cameras}; set <camera>.topic for each camera '
+                                              'instead.')
+        cams[0].topic = shortcut
+    group_classes = {}
+    for g in groups:
+        names = [str(n) for n in values[f'group.{g}'] if str(n) != '']
+        if not names:
+            raise ConfigError(f'group.{g}', f'class group {g!r} lists no classes; set '
+                                            f'group.{g} to class names of the checkpoint, or '
+                                            f'remove {g!r} from class_groups.')
+        group_classes[g] = names
+    return NodeSettings(
+        checkpoint=str(values['checkpoint']).strip(),
+        device=device,
+        precision=precision,
+        input_size=input_size,
+        cpu_threads=threads or None,
+        cameras=cams,
+        publish_overlay=bool(values['publish_overlay']),
+        overlay_alpha=float(_number(values, 'overlay_alpha')),
+        class_groups=groups,
+        groups=group_classes,
+        max_batch=int(_number(values, 'max_batch')),
+        input_reliability=_choice(values, 'qos.reliability', RELIABILITIES),
+        input_depth=int(_number(values, 'qos.depth')),
+        output_reliability=_choice(values, 'output_qos.reliability', RELIABILITIES),
+        diagnostics_period=float(_number(values, 'diagnostics_period')),
+    )
+
+
+def resolve_groups(groups: Mapping[str, Sequence[str]],
+                   class_names: Sequence[str]) -> Dict[str, List[int]]:
+    """
+    Map each group's class names to the checkpoint's class ids.
+
+    :raises ConfigError: a class name is not in the checkpoint (naming ``group.<name>``).
+    """
+    index = {n: i for i, n in enumerate(class_names)}
+    out = {}
+    for g, names in groups.items():
+        unknown = [n for n in names if n not in index]
+        if unknown:
+            raise ConfigError(f'group.{g}', f"class(es) {unknown} are not in the checkpoint's "
+                                            f'class table {list(class_names)}.')
+        out[g] = sorted({index[n] for n in names})
+    return out
+
+
+def runtime_check(name: str, value: Any) -> Optional[str]:
+    """
+    Check a run-time change of a writable parameter.
+
+    :returns: None when it can take effect, else the reason it is refused.
+    """
+    try:
+        spec = _spec(name)
+    except KeyError:
+        return (f'{name} is fixed at start-up (it decides topics or the model); restart the '
+                'node to change it.')
+    if spec.read_only:
+        return (f'{name} is fixed at start-up (it decides topics or the model); restart the '
+                'node to change it.')
+    if spec.name == 'publish_overlay':
+        return None if isinstance(value, bool) else f'{name} must be a bool, got {value!r}'
+    try:
+        _number({name: value}, name)
+    except ConfigError as e:
+        return str(e)
+    return None
+
+
+def _md(text: str) -> str:
+    return text.replace('<', '&lt;').replace('>', '&gt;').replace('|', '\\|')
+
+
+def markdown_table() -> str:
+    """Return the parameters as a Markdown table (for the README; it cannot drift)."""
+    rows = ['| parameter | type | default | allowed | run-time change | description |',
+            '|---|---|---|---|---|---|']
+    specs = list(GLOBAL_PARAMS) + list(camera_params('<camera>')) + [group_param('<group>')]
+    for s in specs:
+        default = s.default
+        if s.name.startswith('group.'):
+            default = 'cones: the five cone classes; track: [track]'
+        elif isinstance(default, str):
+            default = f"'{default}'"
+        rows.append(f'| `{s.name}` | {s.type_name} | `{default}` | {_md(s.allowed or "-")} | '
+                    f'{"no (restart)" if s.read_only else "yes"} | {_md(s.description)} |')
+    return '\n'.join(rows)
+
+
+if __name__ == '__main__':
+    print(markdown_table())

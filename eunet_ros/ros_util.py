@@ -1,0 +1,92 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""rclpy helpers shared by segment_node and camera_replay: parameter declarations, SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from eunet_ros.node_params import ConfigError, ParamSpec
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                ParameterType)
+
+__all__ = ['descriptor', 'declare', 'exit_cleanly_on_sigterm']
+
+
+def descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """Build the ParameterDescriptor of ``spec``: type, description, range, read-only."""
+    d = spec.default
+    if isinstance(d, bool):
+        ptype = ParameterType.PARAMETER_BOOL
+    elif isinstance(d, int):
+        ptype = ParameterType.PARAMETER_INTEGER
+    elif isinstance(d, float):
+        ptype = ParameterType.PARAMETER_DOUBLE
+    elif isinstance(d, str):
+        ptype = ParameterType.PARAMETER_STRING
+    elif d and isinstance(d[0], int):
+        ptype = ParameterType.PARAMETER_INTEGER_ARRAY
+    else:
+        ptype = ParameterType.PARAMETER_STRING_ARRAY
+    text = spec.description
+    if spec.read_only:
+        text += ' Read-only: fixed at start-up, restart the node to change it.'
+    desc = ParameterDescriptor(name=spec.name, type=ptype, description=text,
+                               read_only=spec.read_only,
+                               additional_constraints=spec.allowed)
+    if spec.min_value is not None and ptype == ParameterType.PARAMETER_INTEGER:
+        desc.integer_range = [IntegerRange(from_value=int(spec.min_value),
+                                           to_value=int(spec.max_value), step=1)]
+    elif spec.min_value is not None and ptype == ParameterType.PARAMETER_DOUBLE:
+        desc.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)]
+    return desc
+
+
+def declare(node: Any, spec: ParamSpec) -> Any:
+    """
+    Declare ``spec`` on ``node`` (YAML / command-line overrides apply); return its value.
+
+    :raises ConfigError: the override has the wrong type or is out of range.
+    """
+    try:
+        return node.declare_parameter(spec.name, spec.default, descriptor(spec)).value
+    except Exception as e:  # noqa: B902 - rclpy's type/range exceptions differ by distro
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        allowed = f', {spec.allowed}' if spec.allowed else ''
+        raise ConfigError(spec.name, f'{detail} (expected a {spec.type_name}{allowed}).') \
+            from None
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def exit_cleanly_on_sigterm() -> bool:
+    """
+    Make SIGTERM end the process like Ctrl-C where rclpy does not handle it.
+
+    rclpy (Humble and later) shuts its contexts down on SIGTERM, so spinning ends with
+    ExternalShutdownException; then nothing is done here. Where rclpy handles only
+    SIGINT (or no signal), SIGTERM would kill the process without cleaning up, so a
+    handler that raises KeyboardInterrupt is installed. Call after ``rclpy.init`` from
+    the main thread.
+
+    :returns: True when a handler was installed.
+    """
+    try:
+        from rclpy.signals import get_current_signal_handlers_options, SignalHandlerOptions
+        if get_current_signal_handlers_options() in (SignalHandlerOptions.ALL,
+                                                     SignalHandlerOptions.SIGTERM):
+            return False
+    except (ImportError, AttributeError):  # an rclpy without these: decide below
+        pass
+    try:
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+            return True
+    except ValueError:  # not the main thread
+        pass
+    return False

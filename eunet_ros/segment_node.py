@@ -1,0 +1,554 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+segment_node: EUnet segmentation of one or several cameras as a ROS 2 node.
+
+A thin rclpy adapter over :class:`eunet_ros.engine.SegmentationEngine`:
+
+* subscription callbacks only store the newest message per camera
+  (:class:`~eunet_ros.frame_slots.LatestFrameSlots`); a frame that arrives while
+  an older one still waits replaces it and is counted as dropped;
+* one inference thread takes the frames waiting at that moment (one per camera,
+  up to ``max_batch``), converts them (cv_bridge or the built-in conversion),
+  runs them through the engine as one batch and publishes, per camera,
+  ``<camera>/mask`` (mono8 class ids, the input's header and size),
+  ``<camera>/overlay`` (bgr8, only computed while subscribed) and
+  ``<camera>/<group>/mask`` (mono8 0/255, only computed while subscribed);
+* ``~/class_table`` (std_msgs/String, JSON, transient local) describes the class
+  ids, names and colours; ``/diagnostics`` reports rates, latencies and drops;
+  ``~/enable`` (std_srvs/SetBool) pauses and resumes inference.
+
+Bad frames are dropped with a throttled log line and counted; the node keeps
+running. Parameters are declared from :mod:`eunet_ros.node_params`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Dict, List, Optional, TYPE_CHECKING
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from eunet_ros import dds_profile
+from eunet_ros.frame_slots import LatestFrameSlots
+from eunet_ros.image_conversion import ImageConversionError, make_converter, to_byte_array
+from eunet_ros.node_params import (camera_params, check_names, ConfigError, GLOBAL_PARAMS,
+                                   group_param, NodeSettings, parse_settings,
+                                   RESERVED_NAMES, resolve_groups, runtime_check)
+from eunet_ros.ros_util import declare, exit_cleanly_on_sigterm
+from eunet_ros.stats import CameraStats, LatencyWindow, LogThrottle
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.exceptions import NameValidationException
+from rclpy.executors import ExternalShutdownException
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import String
+from std_srvs.srv import SetBool
+
+if TYPE_CHECKING:  # torch is imported when the node starts, after rclpy.init (see main)
+    from eunet_ros.engine import SegmentationEngine
+
+__all__ = ['SegmentNode', 'StartupError', 'resolve_checkpoint', 'main']
+
+_RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
+                'reliable': ReliabilityPolicy.RELIABLE}
+
+
+class StartupError(RuntimeError):
+    """The node cannot start (bad parameter, checkpoint or device); the message says why."""
+
+
+def resolve_checkpoint(value: str, lookup=None) -> str:
+    """
+    Return the checkpoint to load: the parameter, else the packaged model.
+
+    :param value: the ``checkpoint`` parameter.
+    :param lookup: finds the packaged model (default
+        :func:`eunet_ros.engine.default_checkpoint_path`).
+    :raises ConfigError: no parameter and no packaged model.
+    """
+    if value:
+        return value
+    if lookup is None:
+        from eunet_ros.engine import default_checkpoint_path as lookup
+    found = lookup()
+    if found is None:
+        raise ConfigError(
+            'checkpoint', 'no checkpoint given and no packaged model found (looked for '
+            '$EUNET_CHECKPOINT and eunet_fs_synthetic.pt in share/eunet_ros/models). Give one: '
+            '--ros-args -p checkpoint:=/path/to/model.pt (or checkpoint:=... with ros2 launch).')
+    return str(found)
+
+
+class _Camera:
+    """Publishers, subscription, conversion and statistics of one camera."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.stats = CameraStats()
+        self.topic = ''
+        self.convert = None
+        self.sub = None
+        self.mask_pub = None
+        self.overlay_pub = None
+        self.group_pubs: Dict[str, Any] = {}
+
+
+class SegmentNode(Node):
+    """
+    The segmentation node; see the module docstring.
+
+    :param node_name: ROS node name.
+    :param engine: use this engine instead of loading ``checkpoint`` (tests, tools).
+    :param converter: use this image converter instead of :func:`make_converter`.
+    :param dds_note: a line about the DDS profile to log at start-up.
+    :param kwargs: passed to :class:`rclpy.node.Node` (namespace, context,
+        parameter_overrides, ...).
+
+    :raises StartupError: a parameter, the checkpoint or the device is unusable.
+
+    """
+
+    def __init__(self, node_name: str = 'segment_node', *,
+                 engine: Optional['SegmentationEngine'] = None, converter: Any = None,
+                 dds_note: str = '', **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._ready = False
+        self._stop = threading.Event()
+        self._worker: Optional[threading.Thread] = None
+        self._slots: Optional[LatestFrameSlots] = None
+        try:
+            self._setup(engine, converter, dds_note)
+        except ConfigError as e:
+            self.destroy_node()
+            raise StartupError(str(e)) from None
+        except BaseException:
+            self.destroy_node()
+            raise
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self, engine, converter, dds_note: str) -> None:
+        log = self.get_logger()
+        values: Dict[str, Any] = {}
+        declared = []
+        for spec in GLOBAL_PARAMS:
+            values[spec.name] = declare(self, spec)
+            declared.append(spec.name)
+        cams = check_names('cameras', values['cameras'], what='camera',
+                           reserved=sorted(RESERVED_NAMES))
+        groups = check_names('class_groups', values['class_groups'], what='class group',
+                             allow_empty=True)
+        more = [s for c in cams for s in camera_params(c)] + [group_param(g) for g in groups]
+        for spec in more:
+            values[spec.name] = declare(self, spec)
+            declared.append(spec.name)
+        settings = parse_settings(values)
+        self._warn_unused_overrides(set(declared))
+        self._settings = settings
+
+        if engine is None:
+            path = resolve_checkpoint(settings.checkpoint)
+            log.info(f'loading {path} on {settings.device} ({settings.precision}) ...')
+            # torch loads here, not at import: a Ctrl-C meanwhile is a clean shutdown
+            from eunet_ros.checkpoint import CheckpointError
+            from eunet_ros.engine import EngineError, SegmentationEngine
+            try:
+                engine = SegmentationEngine(path, device=settings.device,
+                                            precision=settings.precision,
+                                            input_size=settings.input_size, warmup=True,
+                                            num_threads=settings.cpu_threads)
+            except (CheckpointError, EngineError) as e:
+                raise StartupError(str(e)) from None
+        self._engine = engine
+        group_ids = resolve_groups(settings.groups, engine.class_names)
+        self._group_ids = group_ids
+        self._luts = {}
+        for g, ids in group_ids.items():
+            lut = np.zeros(256, np.uint8)
+            lut[ids] = 255
+            self._luts[g] = lut
+        if converter is None:
+            converter, why = make_converter()
+        else:
+            why = getattr(converter, 'name', type(converter).__name__)
+        self._converter = converter
+        self._converter_note = why
+
+        # runtime-changeable settings
+        self._enabled = True
+        self._publish_overlay = settings.publish_overlay
+        self._overlay_alpha = settings.overlay_alpha
+        self._max_batch = settings.max_batch
+
+        in_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.input_depth,
+                            reliability=_RELIABILITY[settings.input_reliability],
+                            durability=DurabilityPolicy.VOLATILE)
+        out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                             reliability=_RELIABILITY[settings.output_reliability],
+                             durability=DurabilityPolicy.VOLATILE)
+        latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                             reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+        self._throttle = LogThrottle(5.0)
+        self._infer_latency = LatencyWindow()
+        self._batch_lock = threading.Lock()
+        self._batches = 0
+        self._batched_frames = 0
+        self._cams: Dict[str, _Camera] = {}
+        for cs in settings.cameras:
+            cam = _Camera(cs.name)
+            compressed = cs.transport == 'compressed'
+            cam.convert = converter.compressed if compressed else converter.image
+            msg_type = CompressedImage if compressed else Image
+            try:
+                cam.sub = self.create_subscription(
+                    msg_type, cs.input_topic, lambda m, c=cs.name: self._on_frame(c, m),
+                    in_qos)
+            except (NameValidationException, ValueError) as e:
+                raise ConfigError(f'{cs.name}.topic', f'{cs.input_topic!r} is not a valid '
+                                  f'topic name ({str(e).splitlines()[0]}).') from None
+            cam.topic = cam.sub.topic_name
+            cam.mask_pub = self.create_publisher(Image, f'{cs.name}/mask', out_qos)
+            cam.overlay_pub = self.create_publisher(Image, f'{cs.name}/overlay', out_qos)
+            for g in group_ids:
+                cam.group_pubs[g] = self.create_publisher(Image, f'{cs.name}/{g}/mask', out_qos)
+            self._cams[cs.name] = cam
+        self._slots = LatestFrameSlots(self._cams)
+
+        self._class_table_pub = self.create_publisher(String, '~/class_table', latched)
+        self._class_table_pub.publish(String(data=self.class_table_json()))
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diag_timer = self.create_timer(settings.diagnostics_period,
+                                             self._publish_diagnostics)
+        self._enable_srv = self.create_service(SetBool, '~/enable', self._on_enable)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._worker = threading.Thread(target=self._work, name='eunet_inference', daemon=True)
+        self._ready = True
+        self._worker.start()
+        log.info(f'model: {engine.description}')
+        log.info(f'image conversion: {why}')
+        if dds_note:
+            log.info(dds_note)
+        for cam in self._cams.values():
+            outs = [cam.mask_pub.topic_name, cam.overlay_pub.topic_name] + [
+                p.topic_name for p in cam.group_pubs.values()]
+            log.info(f'camera {cam.name!r}: {cam.topic} -> {", ".join(outs)}')
+        log.info(f'ready: max_batch {self._max_batch}, input QoS {settings.input_reliability} '
+                 f'depth {settings.input_depth}, class table on '
+                 f'{self._class_table_pub.topic_name}')
+
+    def _warn_unused_overrides(self, declared) -> None:
+        overrides = getattr(self, '_parameter_overrides', {}) or {}
+        unused = sorted(n for n in overrides if n not in declared and n != 'use_sim_time'
+                        and not n.startswith('qos_overrides.'))
+        if unused:
+            self.get_logger().warning(
+                f'parameters given but not used by this node (misspelt, or a camera/group not '
+                f'listed in cameras/class_groups?): {", ".join(unused)}')
+
+    # ----------------------------------------------------------------- accessors
+    @property
+    def settings(self) -> NodeSettings:
+        """Return the validated start-up settings."""
+        return self._settings
+
+    @property
+    def engine(self) -> 'SegmentationEngine':
+        """Return the inference engine."""
+        return self._engine
+
+    @property
+    def enabled(self) -> bool:
+        """Return whether inference runs (see ``~/enable``)."""
+        return self._enabled
+
+    def camera_stats(self, camera: str) -> CameraStats:
+        """Return the statistics of one camera."""
+        return self._cams[camera].stats
+
+    def class_table_json(self) -> str:
+        """Return the class table published on ``~/class_table``."""
+        e = self._engine
+        table = {
+            'checkpoint': e.checkpoint.name,
+            'classes': [{'id': i, 'name': n, 'color_rgb': [int(c) for c in e.palette_rgb[i]]}
+                        for i, n in enumerate(e.class_names)],
+            'groups': {g: list(ids) for g, ids in self._group_ids.items()},
+            'mask': 'mono8, pixel value = class id',
+            'group_mask': "mono8, 255 where the pixel's class is in the group, else 0",
+        }
+        return json.dumps(table)
+
+    # ---------------------------------------------------------------- callbacks
+    def _on_frame(self, camera: str, msg: Any) -> None:
+        cam = self._cams[camera]
+        cam.stats.count('received')
+        if not self._enabled:
+            cam.stats.count('paused')
+            return
+        if self._slots.put(camera, (msg, time.monotonic())):
+            cam.stats.count('dropped')
+
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response):
+        self._enabled = bool(request.data)
+        if not self._enabled:
+            for camera, _ in self._slots.clear():
+                self._cams[camera].stats.count('paused')
+            response.message = 'inference paused: frames are discarded until enabled again'
+        else:
+            response.message = 'inference enabled'
+        response.success = True
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
+        if not self._ready:
+            return SetParametersResult(successful=True)
+        for p in params:
+            reason = runtime_check(p.name, p.value)
+            if reason is not None:
+                return SetParametersResult(successful=False, reason=reason)
+        for p in params:
+            if p.name == 'publish_overlay':
+                self._publish_overlay = bool(p.value)
+            elif p.name == 'overlay_alpha':
+                self._overlay_alpha = float(p.value)
+            elif p.name == 'max_batch':
+                self._max_batch = int(p.value)
+            self.get_logger().info(f'parameter {p.name} = {p.value}')
+        return SetParametersResult(successful=True)
+
+    # ---------------------------------------------------------------- inference
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            batch = self._slots.take(self._max_batch, timeout=0.25)
+            if not batch or self._stop.is_set():
+                continue
+            try:
+                self._process(batch)
+            except Exception as e:  # noqa: B902 - the inference thread must survive
+                if self._stop.is_set() or not self.context.ok():
+                    return
+                for camera, _ in batch:
+                    self._cams[camera].stats.count('failed')
+                    self._cams[camera].stats.error(f'{type(e).__name__}: {e}')
+                if self._throttle.allow(('worker', type(e).__name__)) is not None:
+                    self.get_logger().error(
+                        f'inference failed for {[c for c, _ in batch]}: {type(e).__name__}: '
+                        f'{e}\n{traceback.format_exc()}')
+
+    def _reject(self, cam: _Camera, problem: str) -> None:
+        cam.stats.count('rejected')
+        cam.stats.error(problem)
+        held = self._throttle.allow((cam.name, 'rejected'))
+        if held is not None:
+            more = f' ({held} more rejected since the last message)' if held else ''
+            self.get_logger().warning(
+                f'camera {cam.name!r} ({cam.topic}): frame rejected: {problem}{more}')
+
+    def _process(self, batch) -> None:
+        items = []
+        for camera, (msg, arrived) in batch:
+            cam = self._cams[camera]
+            try:
+                frame, order = cam.convert(msg)
+            except ImageConversionError as e:
+                self._reject(cam, str(e))
+                continue
+            items.append([cam, msg, arrived, frame, order])
+        if not items:
+            return
+        orders = {it[4] for it in items}
+        if len(orders) == 1:
+            order = orders.pop()
+        else:
+            order = 'bgr'
+            for it in items:
+                if it[4] == 'rgb':
+                    it[3] = it[3][:, :, ::-1]
+        overlay = self._publish_overlay
+        want = [overlay and it[0].overlay_pub.get_subscription_count() > 0 for it in items]
+        t0 = time.monotonic()
+        results = self._engine.infer([it[3] for it in items], color_order=order,
+                                     overlay=want, alpha=self._overlay_alpha)
+        self._infer_latency.add(time.monotonic() - t0)
+        with self._batch_lock:
+            self._batches += 1
+            self._batched_frames += len(items)
+        for (cam, msg, arrived, _, _), res in zip(items, results):
+            self._publish(cam, msg, arrived, res)
+
+    def _publish(self, cam: _Camera, msg: Any, arrived: float, res: Any) -> None:
+        h, w = res.mask.shape
+        cam.mask_pub.publish(_image(msg.header, res.mask, 'mono8'))
+        if res.overlay is not None:
+            cam.overlay_pub.publish(_image(msg.header, res.overlay, 'bgr8'))
+        for g, pub in cam.group_pubs.items():
+            if pub.get_subscription_count() > 0:
+                pub.publish(_image(msg.header, self._luts[g][res.mask], 'mono8'))
+        cam.stats.arrival_latency.add(time.monotonic() - arrived)
+        stamp = msg.header.stamp
+        if stamp.sec or stamp.nanosec:
+            now = self.get_clock().now()
+            age = now - Time.from_msg(stamp, clock_type=now.clock_type)
+            cam.stats.stamp_latency.add(age.nanoseconds * 1e-9)
+        cam.stats.count('processed')
+        cam.stats.last_frame = f'{w}x{h} {getattr(msg, "encoding", None) or msg.format}'
+
+    # -------------------------------------------------------------- diagnostics
+    def _camera_status(self, cam: _Camera) -> DiagnosticStatus:
+        s = cam.stats.snapshot()
+        period = s['period_s']
+        if not self._enabled:
+            level, text = DiagnosticStatus.OK, 'paused (~/enable false)'
+        elif s['failed_period']:
+            level, text = DiagnosticStatus.ERROR, (f'{s["failed_period"]} frame(s) lost to '
+                                                   f'inference errors: {cam.stats.last_error}')
+        elif s['rejected_period'] and not s['processed_period']:
+            level, text = DiagnosticStatus.ERROR, (f'all frames rejected '
+                                                   f'({s["rejected_period"]}): '
+                                                   f'{cam.stats.last_error}')
+        elif s['rejected_period']:
+            level, text = DiagnosticStatus.WARN, (f'{s["rejected_period"]} frame(s) rejected: '
+                                                  f'{cam.stats.last_error}')
+        elif s['dropped_period']:
+            level, text = DiagnosticStatus.WARN, (
+                f'dropped {s["dropped_period"]} of {s["received_period"]} frames: inference is '
+                'slower than the input')
+        elif not s['received']:
+            level, text = DiagnosticStatus.OK, f'waiting for frames on {cam.topic}'
+        elif not s['received_period']:
+            level, text = DiagnosticStatus.WARN, (f'no frames on {cam.topic} for the last '
+                                                  f'{period:.1f} s')
+        else:
+            level, text = DiagnosticStatus.OK, (f'{s["input_rate_hz"]:.1f} Hz in, '
+                                                f'{s["output_rate_hz"]:.1f} Hz out')
+        kv = [
+            ('topic', cam.topic),
+            ('input_rate_hz', f'{s["input_rate_hz"]:.2f}'),
+            ('output_rate_hz', f'{s["output_rate_hz"]:.2f}'),
+            ('latency_stamp_p50_ms', _ms(s['stamp_p50_ms'])),
+            ('latency_stamp_p99_ms', _ms(s['stamp_p99_ms'])),
+            ('latency_arrival_p50_ms', _ms(s['arrival_p50_ms'])),
+            ('latency_arrival_p99_ms', _ms(s['arrival_p99_ms'])),
+            ('latency_samples', str(s['latency_samples'])),
+            ('overlay_subscribers', str(cam.overlay_pub.get_subscription_count())),
+            ('frames_received', str(s['received'])),
+            ('frames_processed', str(s['processed'])),
+            ('frames_dropped', str(s['dropped'])),
+            ('frames_rejected', str(s['rejected'])),
+            ('frames_failed', str(s['failed'])),
+            ('frames_paused', str(s['paused'])),
+            ('dropped_last_period', str(s['dropped_period'])),
+            ('rejected_last_period', str(s['rejected_period'])),
+            ('period_s', f'{period:.2f}'),
+            ('last_frame', cam.stats.last_frame),
+            ('last_error', cam.stats.last_error),
+            ('device', str(self._engine.device)),
+            ('checkpoint', self._engine.checkpoint.name),
+            ('enabled', str(self._enabled).lower()),
+        ]
+        return DiagnosticStatus(level=level, name=f'{self.get_name()}: camera {cam.name}',
+                                message=text, hardware_id=str(self._engine.device),
+                                values=[KeyValue(key=k, value=v) for k, v in kv])
+
+    def _engine_status(self) -> DiagnosticStatus:
+        p50, p99, n = self._infer_latency.summary_ms()
+        with self._batch_lock:
+            mean_batch = self._batched_frames / self._batches if self._batches else 0.0
+            batches = self._batches
+        kv = [
+            ('model', self._engine.description),
+            ('checkpoint', self._engine.checkpoint.name),
+            ('device', str(self._engine.device)),
+            ('precision', self._engine.precision),
+            ('input_size', f'{self._engine.input_size[1]}x{self._engine.input_size[0]}'),
+            ('inference_p50_ms', _ms(p50)),
+            ('inference_p99_ms', _ms(p99)),
+            ('batches', str(batches)),
+            ('mean_batch_size', f'{mean_batch:.2f}'),
+            ('max_batch', str(self._max_batch)),
+            ('image_conversion', self._converter_note),
+            ('enabled', str(self._enabled).lower()),
+        ]
+        text = (f'{self._engine.description}; inference p50 {_ms(p50)} ms'
+                if self._enabled else 'paused (~/enable false)')
+        return DiagnosticStatus(level=DiagnosticStatus.OK, name=f'{self.get_name()}: engine',
+                                message=text, hardware_id=str(self._engine.device),
+                                values=[KeyValue(key=k, value=v) for k, v in kv])
+
+    def _publish_diagnostics(self) -> None:
+        arr = DiagnosticArray()
+        arr.header.stamp = self.get_clock().now().to_msg()
+        arr.status = [self._camera_status(c) for c in self._cams.values()]
+        arr.status.append(self._engine_status())
+        self._diag_pub.publish(arr)
+
+    # ------------------------------------------------------------------ shutdown
+    def destroy_node(self):
+        """Stop the inference thread, then destroy the node."""
+        self._stop.set()
+        if self._slots is not None:
+            self._slots.close()
+        w = self._worker
+        if w is not None and w.is_alive() and w is not threading.current_thread():
+            w.join(timeout=30.0)
+        return super().destroy_node()
+
+
+def _ms(v: float) -> str:
+    return 'nan' if math.isnan(v) else f'{v:.1f}'
+
+
+def _image(header: Any, a: np.ndarray, encoding: str) -> Image:
+    m = Image()
+    m.header = header
+    m.height, m.width = int(a.shape[0]), int(a.shape[1])
+    m.encoding = encoding
+    m.is_bigendian = 0
+    m.step = int(a.shape[1]) * (a.shape[2] if a.ndim == 3 else 1)
+    m.data = to_byte_array(a)
+    return m
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run segment_node until Ctrl-C or an external shutdown; return the exit status."""
+    _, dds_note = dds_profile.apply_large_message_profile()
+    rclpy.init(args=args)
+    exit_cleanly_on_sigterm()
+    node = None
+    rc = 0
+    try:
+        node = SegmentNode(dds_note=dds_note)
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception as e:  # noqa: B902 - sorted out below
+        if not rclpy.ok():
+            pass  # shut down (Ctrl-C, SIGTERM) while starting: not an error
+        elif isinstance(e, StartupError):
+            get_logger('segment_node').fatal(f'cannot start: {e}')
+            rc = 1
+        else:
+            raise
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main())
