@@ -327,6 +327,17 @@ def test_folder_bad_masks_are_named(tmp_path):
         src.load(0)
 
 
+def test_build_source_synthetic_renders_on_the_fly():
+    pytest.importorskip('training.synthetic', reason='the synthetic renderer is not here yet')
+    src = build_source({'type': 'synthetic', 'count': 2, 'seed': 7, 'width': 64, 'height': 48})
+    assert len(src) == 2 and list(src.classes)[1] == 'track' and src.labelled_ids() == list(
+        range(7))
+    image, mask = src.load(1)
+    assert image.shape == (48, 64, 3) and mask.shape == (48, 64) and mask.max() < 7
+    again = build_source({'type': 'synthetic', 'count': 2, 'seed': 7, 'width': 64, 'height': 48})
+    assert np.array_equal(again.load(1)[1], mask)  # deterministic by seed
+
+
 def test_build_source_rejects_unknown_types_and_keys(tmp_path):
     with pytest.raises(DatasetError, match='unknown dataset type'):
         build_source({'type': 'kitti', 'root': 'x'})

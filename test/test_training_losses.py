@@ -13,6 +13,7 @@ from training.losses import marginal_cross_entropy
 from training.metrics import ConfusionMatrix, format_table
 
 C = 7
+CONES = [2, 3, 4, 5, 6]
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -22,7 +23,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-CONES = [2, 3, 4, 5, 6]
 
 
 def _labelled(n, ids):

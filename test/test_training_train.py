@@ -72,6 +72,9 @@ def test_a_few_steps_reduce_the_loss(straight):
     assert list((out / 'tb').glob('events.out.tfevents.*'))
     best = load_checkpoint(out / 'best.pt')
     assert best.training_state is None and best.input_size == (32, 48)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (out / 'best.pt').stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     assert best.provenance['epoch'] == summary['best_epoch']
     assert best.provenance['metrics']['miou'] == pytest.approx(summary['best_miou'])
     raw = torch.load(out / 'last.pt', weights_only=True)  # everything survives weights_only

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+import datetime
 import logging
 import os
 from pathlib import Path
@@ -69,7 +70,10 @@ def init_distributed(device: str) -> DistEnv:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         backend = 'nccl' if dev.type == 'cuda' else 'gloo'
-        dist.init_process_group(backend=backend, init_method='env://')
+        # rank 0 may spend a long time building a dataset cache (COCO masks) while the
+        # others wait at a barrier: allow an hour before a collective times out
+        dist.init_process_group(backend=backend, init_method='env://',
+                                timeout=datetime.timedelta(minutes=60))
         if dev.type == 'cpu':
             local_world = int(os.environ.get('LOCAL_WORLD_SIZE', world))
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
