@@ -208,7 +208,10 @@ def loader_context():
     return mp.get_context('spawn')
 
 
-def worker_init(_: int) -> None:
-    """Keep data-loader workers single-threaded (the main process owns the cores)."""
+def worker_init(worker_id: int) -> None:
+    """Keep data-loader workers single-threaded; their warnings (skipped files) shown."""
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    logging.basicConfig(level=logging.WARNING,
+                        format=f'%(asctime)s %(levelname)s [data worker {worker_id}] '
+                        '%(message)s', datefmt='%H:%M:%S')

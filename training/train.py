@@ -451,6 +451,7 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
     while st['epoch'] < epochs and not st['stopped_early'] and not interrupted:
         epoch = st['epoch']
         t_epoch = time.time()
+        first_step = st['step_in_epoch']
         sampler.set_epoch(epoch, start=st['step_in_epoch'] * per_rank)
         bar = tqdm(total=steps_per_epoch, initial=st['step_in_epoch'], disable=not progress,
                    desc=f'epoch {epoch + 1}/{epochs}', dynamic_ncols=True, leave=False)
@@ -516,6 +517,10 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
         train_loss = _reduce_mean(st['loss_sum'], st['loss_steps'], env)
         # the plain module: ranks may hold different numbers of validation batches, and
         # DDP's forward would wait for the others
+        if env.device.type == 'cuda':
+            torch.cuda.synchronize(env.device)
+        train_s = time.time() - t_epoch
+        images_per_s = (steps_per_epoch - first_step) * batch / max(train_s, 1e-9)
         val_loss, cm = validate(model, val_loader, normalize, criterion, num_classes, env, amp,
                                 progress)
         summary = cm.summary(classes, scored)
@@ -529,7 +534,8 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
         record = {'epoch': epoch + 1, 'train_loss': train_loss, 'val_loss': val_loss,
                   'miou': summary['miou'], 'pixel_accuracy': summary['pixel_accuracy'],
                   'pixels': summary['pixels'], 'iou': summary['iou'], 'lr': lr,
-                  'seconds': round(time.time() - t_epoch, 2)}
+                  'seconds': round(time.time() - t_epoch, 2),
+                  'train_images_per_s': round(images_per_s, 1)}
         st['history'].append(record)
         st['epoch'] = epoch + 1
         st['step_in_epoch'] = 0
@@ -544,13 +550,14 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
         save_last()
         if env.is_main:
             log.info('epoch %d/%d  train loss %.4f  val loss %.4f  mIoU %s  (best %.4f @ %d)'
-                     '  lr %.2e  %.0fs', epoch + 1, epochs, train_loss, val_loss,
+                     '  lr %.2e  %.0fs (%.0f img/s)', epoch + 1, epochs, train_loss, val_loss,
                      'n/a' if summary['miou'] is None else f'{summary["miou"]:.4f}',
-                     st['best_miou'], st['best_epoch'], lr, time.time() - t_epoch)
+                     st['best_miou'], st['best_epoch'], lr, time.time() - t_epoch, images_per_s)
             if writer is not None:
                 writer.add_scalar('epoch/train_loss', train_loss, epoch + 1)
                 writer.add_scalar('epoch/val_loss', val_loss, epoch + 1)
                 writer.add_scalar('epoch/mIoU', miou, epoch + 1)
+                writer.add_scalar('epoch/train_images_per_s', images_per_s, epoch + 1)
                 for name, v in summary['iou'].items():
                     if v is not None:
                         writer.add_scalar(f'IoU/{name}', v, epoch + 1)
