@@ -9,7 +9,7 @@ COLCON_PATHS := --base-paths . --build-base $(WS)/build --install-base $(WS)/ins
 export COLCON_LOG_PATH := $(abspath $(WS))/log
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup build test lint benchmark clean
+.PHONY: setup build test lint benchmark clean demo
 
 setup:
 	@VENV=$(VENV) scripts/setup_env.sh
@@ -29,3 +29,7 @@ benchmark: setup
 
 clean:
 	rm -rf $(WS) build install log
+
+# README command 1: the main job (see scripts/demo.py and the README).
+demo: build
+	@$(PY) scripts/demo.py $(ARGS)
