@@ -9,7 +9,7 @@ COLCON_PATHS := --base-paths . --build-base $(WS)/build --install-base $(WS)/ins
 export COLCON_LOG_PATH := $(abspath $(WS))/log
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup build test lint benchmark clean demo
+.PHONY: setup build test lint benchmark clean demo synthetic-data train-synthetic
 
 setup:
 	@VENV=$(VENV) scripts/setup_env.sh
@@ -33,3 +33,98 @@ clean:
 # README command 1: the main job (see scripts/demo.py and the README).
 demo: build
 	@$(PY) scripts/demo.py $(ARGS)
+
+# ---- The shipped checkpoint: EUnet (default variant) on synthetic FS scenes ----------------
+# `make train-synthetic` renders (or reuses) the synthetic train/val/test sets, trains,
+# evaluates on the test set (seeds never used in training), and writes
+# models/eunet_fs_synthetic.pt + models/eunet_fs_synthetic.md (provenance, IoU table).
+# Profile `cpu` (reduced resolution and budget: about 25 min on 2 cores) or `gpu` (the
+# full recipe); default: gpu when torch sees CUDA. Every SYN_* variable can be overridden,
+# e.g. `make train-synthetic SYN_PROFILE=gpu SYN_EPOCHS=300`. Interrupted? Run it again:
+# rendering is reused and training resumes from $(SYN_RUN)/last.pt.
+SYN_PROFILE ?= $(eval SYN_PROFILE := $(shell $(PY) -c 'import torch; print("gpu" if torch.cuda.is_available() else "cpu")' 2>/dev/null || echo cpu))$(SYN_PROFILE)
+SYN_DATA ?= data/synthetic
+SYN_RUN ?= runs/synthetic_$(SYN_PROFILE)
+SYN_MODEL ?= models/eunet_fs_synthetic.pt
+SYN_DEVICE ?= auto
+SYN_SEED_TRAIN ?= 1000
+SYN_SEED_VAL ?= 2000
+SYN_SEED_TEST ?= 3000
+SYN_VARIANT ?= fast
+SYN_PATIENCE ?= 20
+SYN_TRAIN_ARGS ?=
+# extra arguments for python -m training.synthetic (e.g. --workers 4)
+SYN_RENDER_ARGS ?=
+# profile cpu: 16:9 frames at 320x180 into a 320x192 network input
+SYN_WIDTH_cpu := 320
+SYN_HEIGHT_cpu := 180
+SYN_INPUT_cpu := 192 320
+SYN_TRAIN_cpu := 3000
+SYN_VAL_cpu := 200
+SYN_TEST_cpu := 300
+SYN_EPOCHS_cpu := 12
+SYN_BATCH_cpu := 16
+SYN_WORKERS_cpu := 1
+# ~2300 steps only: the recipe's 1e-4 barely moves the network in that budget (measured:
+# mIoU 0.14 vs 0.25 at 1e-3 after 150 steps), so the short run uses a higher peak
+SYN_LR_cpu := 1e-3
+# profile gpu: 640x360 frames into the variant's 640x384 input
+SYN_WIDTH_gpu := 640
+SYN_HEIGHT_gpu := 360
+SYN_INPUT_gpu := 384 640
+SYN_TRAIN_gpu := 20000
+SYN_VAL_gpu := 500
+SYN_TEST_gpu := 500
+SYN_EPOCHS_gpu := 200
+SYN_BATCH_gpu := 64
+SYN_WORKERS_gpu := 8
+SYN_LR_gpu := 1e-4
+SYN_WIDTH ?= $(SYN_WIDTH_$(SYN_PROFILE))
+SYN_HEIGHT ?= $(SYN_HEIGHT_$(SYN_PROFILE))
+SYN_INPUT ?= $(SYN_INPUT_$(SYN_PROFILE))
+SYN_TRAIN ?= $(SYN_TRAIN_$(SYN_PROFILE))
+SYN_VAL ?= $(SYN_VAL_$(SYN_PROFILE))
+SYN_TEST ?= $(SYN_TEST_$(SYN_PROFILE))
+SYN_EPOCHS ?= $(SYN_EPOCHS_$(SYN_PROFILE))
+SYN_BATCH ?= $(SYN_BATCH_$(SYN_PROFILE))
+SYN_WORKERS ?= $(SYN_WORKERS_$(SYN_PROFILE))
+SYN_LR ?= $(SYN_LR_$(SYN_PROFILE))
+syn_dir = $(SYN_DATA)/$(1)_$(SYN_WIDTH)x$(SYN_HEIGHT)_n$(2)_s$(3)
+
+# $(call syn_render,split,count,seed): render into a folder named by its parameters
+# (through a .partial folder renamed when complete; a killed render resumes there),
+# then point $(SYN_DATA)/<split> (what the configs read) at it.
+define syn_render
+	@d="$(call syn_dir,$(1),$(2),$(3))"; \
+	if [ -d "$$d" ]; then echo "[synthetic] reusing $$d"; else \
+	  echo "[synthetic] rendering $$d" && \
+	  $(PY) -m training.synthetic --out "$$d.partial" --count $(2) --seed $(3) $(SYN_RENDER_ARGS) \
+	    --width $(SYN_WIDTH) --height $(SYN_HEIGHT) && mv "$$d.partial" "$$d" || exit 1; \
+	fi; ln -sfn "$$(basename "$$d")" "$(SYN_DATA)/$(1)"
+endef
+
+synthetic-data: setup
+	@mkdir -p $(SYN_DATA)
+	$(call syn_render,train,$(SYN_TRAIN),$(SYN_SEED_TRAIN))
+	$(call syn_render,val,$(SYN_VAL),$(SYN_SEED_VAL))
+	$(call syn_render,test,$(SYN_TEST),$(SYN_SEED_TEST))
+
+train-synthetic: synthetic-data
+	@echo "[train-synthetic] profile $(SYN_PROFILE): $(SYN_TRAIN) images $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), run folder $(SYN_RUN)"
+	$(PY) -m training.train --config training/configs/synthetic.yaml --output-dir $(SYN_RUN) \
+		--variant $(SYN_VARIANT) --input-size $(SYN_INPUT) --epochs $(SYN_EPOCHS) \
+		--batch-size $(SYN_BATCH) --lr $(SYN_LR) --patience $(SYN_PATIENCE) \
+		--workers $(SYN_WORKERS) --device $(SYN_DEVICE) --resume auto \
+		--set data.train.0.root=$(call syn_dir,train,$(SYN_TRAIN),$(SYN_SEED_TRAIN)) \
+		--set data.val.0.root=$(call syn_dir,val,$(SYN_VAL),$(SYN_SEED_VAL)) $(SYN_TRAIN_ARGS)
+	$(PY) -m training.evaluate --checkpoint $(SYN_RUN)/best.pt --device $(SYN_DEVICE) \
+		--dataset folder:$(call syn_dir,test,$(SYN_TEST),$(SYN_SEED_TEST)) \
+		--output-dir $(SYN_RUN)/eval_test --title "held-out synthetic test set (seed $(SYN_SEED_TEST))"
+	@mkdir -p $(dir $(SYN_MODEL))
+	@cp $(SYN_RUN)/best.pt $(SYN_MODEL).partial && chmod 644 $(SYN_MODEL).partial && mv $(SYN_MODEL).partial $(SYN_MODEL)
+	@$(PY) -m training.model_card --checkpoint $(SYN_MODEL) --eval $(SYN_RUN)/eval_test/metrics.json \
+		--summary $(SYN_RUN)/summary.json --out $(basename $(SYN_MODEL)).md \
+		--note "Trained only on synthetic Formula Student scenes (training.synthetic). It shows the pipeline end to end; for a real car, fine-tune it on FSOCO and your own labelled frames (README, Training)." \
+		--command "make train-synthetic SYN_PROFILE=$(SYN_PROFILE) SYN_DEVICE=$(SYN_DEVICE)  # $(SYN_TRAIN) train / $(SYN_VAL) val / $(SYN_TEST) test images at $(SYN_WIDTH)x$(SYN_HEIGHT), seeds $(SYN_SEED_TRAIN)/$(SYN_SEED_VAL)/$(SYN_SEED_TEST), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), lr $(SYN_LR)" >/dev/null
+	@echo "[train-synthetic] wrote $(SYN_MODEL) and $(basename $(SYN_MODEL)).md (held-out IoU: $(SYN_RUN)/eval_test/)"
+

@@ -164,12 +164,21 @@ def _first_line(e: BaseException) -> str:
     return s[0] if s else type(e).__name__
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_torch_save(obj: Any, path: PathLike) -> Path:
     """``torch.save`` to a temporary file beside ``path``, fsync, then rename over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
+        # mkstemp creates 0600 files; give the permissions a plain open() would, so a
+        # checkpoint copied to models/ or a shared server stays readable by others
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, 'wb') as f:
             torch.save(obj, f)
             f.flush()

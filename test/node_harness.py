@@ -43,6 +43,25 @@ def wait_for(cond, timeout=15.0, what='a condition'):
     raise AssertionError(f'timed out after {timeout} s waiting for {what}')
 
 
+def publish_until(pub, msg, cond, timeout=15.0, what='a condition', period=0.25):
+    """
+    Publish ``msg`` every ``period`` s until ``cond`` holds.
+
+    Best-effort DDS drops a message sent before the subscriber's side has matched
+    the publisher, even when the publisher already counts the subscriber; under CPU
+    load that window is long enough to lose a single publish.
+    """
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        pub.publish(msg)
+        t = time.monotonic() + period
+        while time.monotonic() < t:
+            if cond():
+                return
+            time.sleep(0.01)
+    raise AssertionError(f'timed out after {timeout} s waiting for {what}')
+
+
 def random_checkpoint(path):
     """Write a random-weight fast EUnet checkpoint with a small input size (fast on CPU)."""
     return save_checkpoint(path, model=build_eunet(variant='fast'), input_size=(96, 128))

@@ -1,0 +1,653 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+Train EUnet: ``python -m training.train --config training/configs/<name>.yaml``.
+
+The recipe of the original EUnet: Lion, one-cycle learning rate (max 1e-4),
+weight decay 1e-2, batch 64, up to 1000 epochs, early stopping after 20 epochs
+without a better validation mIoU. Mixed precision (``torch.amp``) on CUDA; several
+GPUs or machines through ``torchrun`` (DDP: NCCL on GPUs, gloo on CPUs;
+``batch_size`` is the global batch, split over the ranks).
+
+Output folder (``--output-dir``):
+
+* ``last.pt``: the newest state, everything needed to continue exactly (optimizer,
+  scheduler, AMP scaler, epoch and step, early-stopping state, RNG states); written
+  at every epoch end and every ``checkpoint_every`` steps;
+* ``best.pt``: the weights with the best validation mIoU (no optimizer state; this
+  is the file the node loads);
+* ``summary.json`` at the end, ``config.yaml`` (the resolved config), ``train.log``,
+  ``tb/`` (TensorBoard).
+
+Every file is written atomically, so a run killed at any moment continues with
+``--resume <dir>/last.pt`` (or ``--resume auto``) and loses at most the steps since
+the last checkpoint; the continued run matches an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from eunet_ros.checkpoint import (CheckpointError, default_palette, IMAGENET_MEAN,
+                                  IMAGENET_STD, load_checkpoint, save_checkpoint)
+from eunet_ros.model import EUnet, EUnetConfig, VARIANTS
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from training.data import EpochSampler, loader_context, SegmentationDataset, ShardSampler
+from training.data import worker_init
+from training.datasets import build_source, DatasetError
+from training.datasets.files import atomic_write_bytes, atomic_write_json
+from training.losses import MarginalCrossEntropy
+from training.metrics import ConfusionMatrix, format_table
+from training.transforms import EvalTransform, Normalize, TrainTransform
+from training.utils import (barrier, cleanup_distributed, ConfigError, deep_merge, DistEnv,
+                            init_distributed, log, rng_state, set_by_path, set_rng_state,
+                            setup_logging)
+import yaml
+
+__all__ = ['get_args_parser', 'main', 'cli', 'load_config', 'load_matching_weights', 'validate']
+
+STATE_VERSION = 1
+
+DEFAULTS: Dict[str, Any] = {
+    'name': 'eunet',
+    'output_dir': 'runs/eunet',
+    'model': {'variant': 'fast', 'widths': None, 'stem': None, 'attention': None,
+              'input_size': None},
+    'classes': None,
+    'normalization': {'mean': list(IMAGENET_MEAN), 'std': list(IMAGENET_STD)},
+    'data': {'train': [], 'val': []},
+    'augment': {},
+    'loss': {'class_weights': None},
+    'optim': {'lr': 1e-4, 'weight_decay': 1e-2, 'betas': [0.9, 0.99], 'pct_start': 0.1,
+              'div_factor': 25.0, 'final_div_factor': 1e4, 'grad_clip': None},
+    'train': {'epochs': 1000, 'batch_size': 64, 'patience': 20, 'min_delta': 0.0,
+              'workers': 8, 'seed': 0, 'device': 'auto', 'amp': True, 'amp_dtype': 'fp16',
+              'max_steps_per_epoch': None, 'checkpoint_every': 500, 'log_every': 20,
+              'sync_bn': False, 'compile': False, 'init_from': None},
+}
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    """Return the command-line parser (flags override the config file)."""
+    p = argparse.ArgumentParser(description='Train EUnet (see training/README and --config).',
+                                add_help=add_help)
+    p.add_argument('--config', required=True, help='YAML config, e.g. '
+                   'training/configs/synthetic.yaml')
+    p.add_argument('--output-dir', help='run folder (checkpoints, logs, summary)')
+    p.add_argument('--epochs', type=int, help='maximum epochs')
+    p.add_argument('--batch-size', type=int, help='global batch size (split over ranks)')
+    p.add_argument('--device', help='auto, cpu, cuda or cuda:N (torchrun: cuda:LOCAL_RANK)')
+    p.add_argument('--resume', help='continue from a last.pt (a file, a run folder, or '
+                   '"auto": <output-dir>/last.pt when it exists)')
+    p.add_argument('--init-from', help='start from the matching weights of this checkpoint '
+                   '(the head is re-initialised when the classes differ)')
+    p.add_argument('--workers', type=int, help='data-loader processes per rank (0: in-process)')
+    p.add_argument('--lr', type=float, help='peak (one-cycle max) learning rate')
+    p.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
+                   help='network input size')
+    p.add_argument('--variant', choices=sorted(VARIANTS), help='EUnet variant')
+    p.add_argument('--max-steps-per-epoch', type=int, help='cap the steps of each epoch')
+    p.add_argument('--patience', type=int, help='early-stopping patience in epochs')
+    p.add_argument('--seed', type=int, help='run seed (weights init, shuffling, augmentation)')
+    p.add_argument('--checkpoint-every', type=int, help='also write last.pt every N steps '
+                   '(0: only at epoch ends)')
+    p.add_argument('--amp', action=argparse.BooleanOptionalAction, default=None,
+                   help='mixed precision on CUDA')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='override any config entry, e.g. --set data.train.0.root=/data/x '
+                   '(repeatable; VALUE is YAML)')
+    p.add_argument('--stop-after-steps', type=int, metavar='N',
+                   help='leave after N steps of this process, with last.pt written (time-boxed '
+                   'or preemptible jobs: run again with --resume auto to continue)')
+    p.add_argument('--no-progress', action='store_true', help='no progress bars')
+    return p
+
+
+def load_config(args: argparse.Namespace) -> Dict[str, Any]:
+    """Merge DEFAULTS, the config file, ``--set`` and the flags; validate."""
+    path = Path(args.config)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f'config file {path} does not exist; the shipped ones are in '
+                          'training/configs/.') from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f'config file {path} is not valid YAML ({e})') from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f'config file {path} must be a mapping')
+    cfg = deep_merge(DEFAULTS, raw, strict=True)
+    for s in args.set:
+        set_by_path(cfg, s)
+    t = cfg['train']
+    flags = {'epochs': args.epochs, 'batch_size': args.batch_size, 'device': args.device,
+             'workers': args.workers, 'max_steps_per_epoch': args.max_steps_per_epoch,
+             'patience': args.patience, 'seed': args.seed, 'init_from': args.init_from,
+             'checkpoint_every': args.checkpoint_every, 'amp': args.amp}
+    t.update({k: v for k, v in flags.items() if v is not None})
+    if args.output_dir:
+        cfg['output_dir'] = args.output_dir
+    if args.lr is not None:
+        cfg['optim']['lr'] = args.lr
+    if args.input_size:
+        cfg['model']['input_size'] = list(args.input_size)
+    if args.variant:
+        cfg['model']['variant'] = args.variant
+    _validate(cfg, path)
+    return cfg
+
+
+def _validate(cfg: Dict[str, Any], path: Path) -> None:
+    t = cfg['train']
+    checks = [
+        (int(t['epochs']) >= 1, 'train.epochs must be >= 1'),
+        (int(t['batch_size']) >= 1, 'train.batch_size must be >= 1'),
+        (int(t['patience']) >= 1, 'train.patience must be >= 1'),
+        (int(t['workers']) >= 0, 'train.workers must be >= 0'),
+        (t['max_steps_per_epoch'] is None or int(t['max_steps_per_epoch']) >= 1,
+         'train.max_steps_per_epoch must be >= 1 or null'),
+        (t['amp_dtype'] in ('fp16', 'bf16'), 'train.amp_dtype must be fp16 or bf16'),
+        (float(cfg['optim']['lr']) > 0, 'optim.lr must be > 0'),
+        (0 < float(cfg['optim']['pct_start']) < 1, 'optim.pct_start must be within (0, 1)'),
+        (cfg['model']['variant'] in VARIANTS,
+         f'model.variant must be one of {sorted(VARIANTS)}'),
+        (isinstance(cfg['data']['train'], list) and cfg['data']['train'],
+         'data.train must be a non-empty list of dataset specs'),
+        (isinstance(cfg['data']['val'], list) and cfg['data']['val'],
+         'data.val must be a non-empty list of dataset specs (early stopping needs it)'),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(f'{path}: {msg}')
+    size = cfg['model']['input_size']
+    if size is not None and (len(size) != 2 or min(int(s) for s in size) < 16):
+        raise ConfigError(f'{path}: model.input_size must be [H, W] with sides >= 16')
+
+
+def model_config(cfg: Dict[str, Any], num_classes: int) -> Tuple[EUnetConfig, Tuple[int, int]]:
+    """Return the EUnetConfig and the input size (H, W) a config asks for."""
+    m = cfg['model']
+    v = VARIANTS[m['variant']]
+    config = EUnetConfig(widths=tuple(m['widths'] or v.widths), num_classes=num_classes,
+                         stem=m['stem'] or v.stem,
+                         attention=v.attention if m['attention'] is None else bool(m['attention']))
+    size = m['input_size'] or v.input_size
+    return config, (int(size[0]), int(size[1]))
+
+
+def load_matching_weights(model: nn.Module, path: str, class_names: Sequence[str]) -> Dict:
+    """
+    Copy the weights of checkpoint ``path`` whose names and shapes match into ``model``.
+
+    The head is re-initialised (not copied) when the checkpoint's classes differ.
+
+    :returns: ``{'loaded': [...], 'skipped': {name: reason}}`` (also logged).
+    """
+    ckpt = load_checkpoint(path)
+    own = model.state_dict()
+    same_classes = list(ckpt.class_names) == list(class_names)
+    loaded, skipped = [], {}
+    new = {}
+    for k, v in ckpt.state_dict.items():
+        if k not in own:
+            skipped[k] = 'not in this model'
+        elif k.startswith('head.') and not same_classes:
+            skipped[k] = f'classes differ ({len(ckpt.class_names)} -> {len(class_names)}): ' \
+                         're-initialised'
+        elif tuple(v.shape) != tuple(own[k].shape):
+            skipped[k] = f'shape {tuple(v.shape)} != {tuple(own[k].shape)}'
+        else:
+            new[k] = v
+            loaded.append(k)
+    model.load_state_dict(new, strict=False)
+    fresh = sorted(set(own) - set(new))
+    log.info('init-from %s: loaded %d of %d tensors; %d left as initialised%s', path,
+             len(loaded), len(own), len(fresh),
+             (': ' + ', '.join(fresh[:8]) + (' ...' if len(fresh) > 8 else '')) if fresh else '')
+    for k, why in list(skipped.items())[:20]:
+        log.info('init-from: skipped %s (%s)', k, why)
+    return {'loaded': loaded, 'skipped': skipped}
+
+
+def _loader(ds: SegmentationDataset, sampler, batch: int, workers: int, train: bool,
+            device: torch.device) -> DataLoader:
+    return DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type == 'cuda', drop_last=train,
+                      worker_init_fn=worker_init if workers else None,
+                      multiprocessing_context=loader_context() if workers else None,
+                      persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
+
+
+@torch.no_grad()
+def validate(model: nn.Module, loader: DataLoader, normalize: Normalize,
+             criterion: MarginalCrossEntropy, num_classes: int, env: DistEnv,
+             amp: Optional[torch.dtype], progress: bool = False) -> Tuple[float, ConfusionMatrix]:
+    """Run the validation loader; return the mean loss and the reduced confusion matrix."""
+    from tqdm import tqdm
+    model.eval()
+    cm = ConfusionMatrix(num_classes, env.device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
+    batches = torch.zeros((), dtype=torch.float64, device=env.device)
+    for images, masks, labelled in tqdm(loader, desc='  val', leave=False, dynamic_ncols=True,
+                                        disable=not progress):
+        x = normalize(images.to(env.device, non_blocking=True))
+        masks = masks.to(env.device, non_blocking=True)
+        labelled = labelled.to(env.device, non_blocking=True)
+        if env.device.type == 'cuda':
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(env.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            logits = model(x)
+        loss_sum += criterion(logits, masks, labelled).double()
+        batches += 1
+        cm.update(logits.argmax(1), masks, labelled)
+    cm.reduce_from_all_processes()
+    if env.distributed:
+        both = torch.stack([loss_sum, batches])
+        torch.distributed.all_reduce(both)
+        loss_sum, batches = both[0], both[1]
+    model.train()
+    return float(loss_sum / batches.clamp_min(1)), cm
+
+
+def _state_path(resume: Optional[str], out: Path) -> Optional[Path]:
+    if not resume:
+        return None
+    if resume == 'auto':
+        p = out / 'last.pt'
+        return p if p.exists() else None
+    p = Path(resume)
+    return p / 'last.pt' if p.is_dir() else p
+
+
+def _clean_stale_tmp(out: Path) -> None:
+    for p in out.glob('.*.tmp'):
+        try:
+            p.unlink()
+            log.info('removed %s left by an interrupted write', p.name)
+        except OSError:
+            pass
+
+
+def main(args: argparse.Namespace) -> Dict[str, Any]:
+    """Train as ``args`` says; return the summary (also written to summary.json)."""
+    cfg = load_config(args)
+    env = init_distributed(str(cfg['train']['device']))
+    try:
+        return _run(cfg, args, env)
+    finally:
+        cleanup_distributed()
+
+
+def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[str, Any]:
+    t_start = time.time()
+    out = Path(cfg['output_dir'])
+    if env.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    setup_logging(env, out / 'train.log')
+    tc = cfg['train']
+    progress = env.is_main and not args.no_progress
+    if env.is_main:
+        _clean_stale_tmp(out)
+    barrier(env)
+
+    # ---- data ----
+    train_sources = [build_source(s) for s in cfg['data']['train']]
+    val_sources = [build_source(s) for s in cfg['data']['val']]
+    for is_turn in (env.is_main, not env.is_main):  # rank 0 builds caches, the others reuse
+        if is_turn:
+            for s in train_sources + val_sources:
+                if hasattr(s, 'prepare'):
+                    s.prepare(workers=int(tc['workers']), progress=progress)
+        barrier(env)
+    classes = list(train_sources[0].classes)
+    if cfg['classes'] is not None and list(cfg['classes']) != classes:
+        raise ConfigError(f'config classes {cfg["classes"]} differ from the data\'s {classes}')
+    num_classes = len(classes)
+    if num_classes < 2:
+        raise ConfigError(f'need at least 2 classes, the data has {classes}')
+    mcfg, input_size = model_config(cfg, num_classes)
+    mean, std = cfg['normalization']['mean'], cfg['normalization']['std']
+    seed = int(tc['seed'])
+    train_ds = SegmentationDataset(train_sources, TrainTransform(input_size, mean,
+                                                                 cfg['augment']), seed=seed)
+    val_ds = SegmentationDataset(val_sources, EvalTransform(input_size, mean), seed=seed)
+    if val_ds.classes != classes:
+        raise ConfigError(f'validation classes {val_ds.classes} differ from training {classes}')
+    scored = val_ds.labelled_union()
+    batch = int(tc['batch_size'])
+    if batch % env.world_size:
+        raise ConfigError(f'train.batch_size {batch} is the global batch and must be divisible '
+                          f'by the number of processes ({env.world_size})')
+    per_rank = batch // env.world_size
+    sampler = EpochSampler(len(train_ds), num_replicas=env.world_size, rank=env.rank,
+                           shuffle=True, seed=seed)
+    full_steps = sampler.num_samples // per_rank
+    if full_steps < 1:
+        raise ConfigError(f'the training data has {len(train_ds)} samples, fewer than one '
+                          f'batch per rank ({per_rank}); lower --batch-size')
+    steps_per_epoch = min(full_steps, int(tc['max_steps_per_epoch'] or full_steps))
+    workers = int(tc['workers'])
+    loader = _loader(train_ds, sampler, per_rank, workers, True, env.device)
+    val_loader = _loader(val_ds, ShardSampler(len(val_ds), num_replicas=env.world_size,
+                                              rank=env.rank), per_rank, workers, False,
+                         env.device)
+
+    # ---- model, optimizer, schedule ----
+    torch.manual_seed(seed)
+    model: nn.Module = EUnet(mcfg)
+    state_file = _state_path(args.resume, out)
+    if args.resume and args.resume != 'auto' and (state_file is None or not state_file.exists()):
+        raise CheckpointError(f'--resume {args.resume}: no such checkpoint {state_file}')
+    resume_ckpt = load_checkpoint(state_file) if state_file else None
+    if resume_ckpt is not None:
+        _check_resumable(resume_ckpt, mcfg, classes, input_size, state_file)
+        model.load_state_dict(resume_ckpt.state_dict)
+        if tc['init_from']:
+            log.info('resuming: --init-from %s is ignored', tc['init_from'])
+    elif tc['init_from']:
+        load_matching_weights(model, tc['init_from'], classes)
+    model.to(env.device)
+    if env.device.type == 'cuda':
+        model = model.to(memory_format=torch.channels_last)
+    if env.distributed and tc['sync_bn']:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    from lion_pytorch import Lion
+    oc = cfg['optim']
+    optimizer = Lion(model.parameters(), lr=float(oc['lr']), betas=tuple(oc['betas']),
+                     weight_decay=float(oc['weight_decay']))
+    total_steps = int(tc['epochs']) * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=float(oc['lr']), total_steps=total_steps,
+        pct_start=float(oc['pct_start']), div_factor=float(oc['div_factor']),
+        final_div_factor=float(oc['final_div_factor']), cycle_momentum=False)
+    amp = None
+    if tc['amp'] and env.device.type == 'cuda':
+        amp = torch.bfloat16 if tc['amp_dtype'] == 'bf16' else torch.float16
+    scaler = torch.amp.GradScaler('cuda', enabled=amp == torch.float16)
+    st: Dict[str, Any] = {'epoch': 0, 'step_in_epoch': 0, 'global_step': 0,
+                          'best_miou': None, 'best_epoch': None, 'bad_epochs': 0,
+                          'stopped_early': False, 'history': [], 'loss_sum': 0.0,
+                          'loss_steps': 0}
+    if resume_ckpt is not None:
+        ts = resume_ckpt.training_state
+        optimizer.load_state_dict(ts['optimizer'])
+        scheduler.load_state_dict(ts['scheduler'])
+        scaler.load_state_dict(ts['scaler'])
+        st.update(ts['progress'])
+        set_rng_state(ts['rng'])
+        if ts['total_steps'] != total_steps or ts['steps_per_epoch'] != steps_per_epoch:
+            log.warning('resume: this run has %d steps per epoch, %d in all; the checkpoint '
+                        'had %d and %d. The learning-rate schedule continues as it was '
+                        'planned and stays at its final value past its end.', steps_per_epoch,
+                        total_steps, ts['steps_per_epoch'], ts['total_steps'])
+        if ts.get('world_size', 1) != env.world_size and st['step_in_epoch']:
+            log.warning('resume: %d processes now, %d before; the rest of the interrupted '
+                        'epoch sees a slightly different sample order', env.world_size,
+                        ts.get('world_size', 1))
+        log.info('resumed from %s: epoch %d, step %d of the epoch, global step %d',
+                 state_file, st['epoch'] + 1, st['step_in_epoch'], st['global_step'])
+    elif args.resume == 'auto':
+        log.info('--resume auto: no %s yet, starting a new run', out / 'last.pt')
+    sched_total = scheduler.total_steps
+    net: nn.Module = model
+    if env.distributed:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[env.device.index] if env.device.type == 'cuda' else None)
+    if tc['compile']:
+        net = torch.compile(net)
+    normalize = Normalize(mean, std).to(env.device)
+    criterion = MarginalCrossEntropy(cfg['loss']['class_weights']).to(env.device)
+
+    writer = None
+    if env.is_main:
+        if resume_ckpt is None:
+            atomic_write_bytes(out / 'config.yaml', yaml.safe_dump(cfg, sort_keys=False).encode())
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            writer = SummaryWriter(str(out / 'tb'), purge_step=st['global_step'] or None)
+        except ImportError as e:
+            log.warning('TensorBoard logging is off (%s)', e)
+        log.info('%s: %s, %d classes, input %dx%d, %d train / %d val samples, %d steps per '
+                 'epoch, batch %d (%d per rank x %d), device %s%s', cfg['name'],
+                 f'EUnet {cfg["model"]["variant"]} {list(mcfg.widths)} {mcfg.stem}',
+                 num_classes, input_size[1], input_size[0], len(train_ds), len(val_ds),
+                 steps_per_epoch, batch, per_rank, env.world_size, env.device,
+                 f', amp {tc["amp_dtype"]}' if amp else '')
+
+    meta = {'class_names': classes, 'palette': default_palette(num_classes), 'mean': mean,
+            'std': std, 'input_size': input_size, 'variant': cfg['model']['variant']
+            if not any(cfg['model'][k] is not None for k in ('widths', 'stem', 'attention'))
+            else 'custom'}
+    data_desc = {'train': cfg['data']['train'], 'val': cfg['data']['val']}
+
+    def save_last() -> None:
+        if not env.is_main:
+            return
+        ts = {'version': STATE_VERSION, 'optimizer': optimizer.state_dict(),
+              'scheduler': scheduler.state_dict(), 'scaler': scaler.state_dict(),
+              'progress': dict(st), 'rng': rng_state(), 'config': cfg,
+              'steps_per_epoch': steps_per_epoch, 'total_steps': total_steps,
+              'world_size': env.world_size}
+        save_checkpoint(out / 'last.pt', model=model, training_state=ts, provenance={
+            'data': data_desc, 'config': cfg['name'], 'epoch': st['epoch'],
+            'global_step': st['global_step']}, **meta)
+
+    model.train()
+    every = int(tc['checkpoint_every'] or 0)
+    log_every = max(1, int(tc['log_every']))
+    from tqdm import tqdm
+    epochs = int(tc['epochs'])
+    stop_after = int(args.stop_after_steps or 0)
+    steps_here = 0
+    interrupted = False
+    while st['epoch'] < epochs and not st['stopped_early'] and not interrupted:
+        epoch = st['epoch']
+        t_epoch = time.time()
+        first_step = st['step_in_epoch']
+        sampler.set_epoch(epoch, start=st['step_in_epoch'] * per_rank)
+        bar = tqdm(total=steps_per_epoch, initial=st['step_in_epoch'], disable=not progress,
+                   desc=f'epoch {epoch + 1}/{epochs}', dynamic_ncols=True, leave=False)
+        window = torch.zeros((), dtype=torch.float64, device=env.device)
+        n_window = 0
+        for images, masks, labelled in loader:
+            if st['step_in_epoch'] >= steps_per_epoch:
+                break
+            x = normalize(images.to(env.device, non_blocking=True))
+            masks = masks.to(env.device, non_blocking=True)
+            labelled = labelled.to(env.device, non_blocking=True)
+            if env.device.type == 'cuda':
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(env.device.type, dtype=amp or torch.float32,
+                                enabled=amp is not None):
+                logits = net(x)
+            loss = criterion(logits, masks, labelled)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if oc['grad_clip']:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), float(oc['grad_clip']))
+            scaler.step(optimizer)
+            scaler.update()
+            if scheduler.last_epoch + 1 < sched_total:
+                scheduler.step()
+            window += loss.detach().double()
+            n_window += 1
+            st['step_in_epoch'] += 1
+            st['global_step'] += 1
+            bar.update(1)
+            if n_window == log_every or st['step_in_epoch'] == steps_per_epoch:
+                w = float(window)
+                if not math.isfinite(w):
+                    raise FloatingPointError(
+                        f'the training loss became {w} at step {st["global_step"]}; lower the '
+                        f'learning rate or check the data. {out / "last.pt"} holds the last '
+                        'good state.')
+                st['loss_sum'] += w
+                st['loss_steps'] += n_window
+                lr = optimizer.param_groups[0]['lr']
+                bar.set_postfix(loss=f'{w / n_window:.4f}', lr=f'{lr:.2e}')
+                if writer is not None:
+                    writer.add_scalar('train/loss', w / n_window, st['global_step'])
+                    writer.add_scalar('train/lr', lr, st['global_step'])
+                window.zero_()
+                n_window = 0
+            steps_here += 1
+            if stop_after and steps_here >= stop_after and st['step_in_epoch'] < steps_per_epoch:
+                interrupted = True
+                save_last()
+                log.info('stopping after %d steps as asked (--stop-after-steps); continue with '
+                         '--resume auto', steps_here)
+                break
+            if every and st['global_step'] % every == 0 and st['step_in_epoch'] < steps_per_epoch:
+                save_last()
+        bar.close()
+        if interrupted:
+            break
+        if st['step_in_epoch'] < steps_per_epoch:
+            raise RuntimeError(f'epoch {epoch + 1} ended after {st["step_in_epoch"]} of '
+                               f'{steps_per_epoch} steps: the data loader ran dry')
+        train_loss = _reduce_mean(st['loss_sum'], st['loss_steps'], env)
+        # the plain module: ranks may hold different numbers of validation batches, and
+        # DDP's forward would wait for the others
+        if env.device.type == 'cuda':
+            torch.cuda.synchronize(env.device)
+        train_s = time.time() - t_epoch
+        images_per_s = (steps_per_epoch - first_step) * batch / max(train_s, 1e-9)
+        val_loss, cm = validate(model, val_loader, normalize, criterion, num_classes, env, amp,
+                                progress)
+        summary = cm.summary(classes, scored)
+        miou = summary['miou'] if summary['miou'] is not None else 0.0
+        improved = st['best_miou'] is None or miou > st['best_miou'] + float(tc['min_delta'])
+        if improved:
+            st['best_miou'], st['best_epoch'], st['bad_epochs'] = miou, epoch + 1, 0
+        else:
+            st['bad_epochs'] += 1
+        lr = optimizer.param_groups[0]['lr']
+        record = {'epoch': epoch + 1, 'train_loss': train_loss, 'val_loss': val_loss,
+                  'miou': summary['miou'], 'pixel_accuracy': summary['pixel_accuracy'],
+                  'pixels': summary['pixels'], 'iou': summary['iou'], 'lr': lr,
+                  'seconds': round(time.time() - t_epoch, 2),
+                  'train_images_per_s': round(images_per_s, 1)}
+        st['history'].append(record)
+        st['epoch'] = epoch + 1
+        st['step_in_epoch'] = 0
+        st['loss_sum'], st['loss_steps'] = 0.0, 0
+        if st['bad_epochs'] >= int(tc['patience']):
+            st['stopped_early'] = True
+        if improved and env.is_main:
+            save_checkpoint(out / 'best.pt', model=model, provenance={
+                'data': data_desc, 'config': cfg['name'], 'epoch': epoch + 1,
+                'global_step': st['global_step'],
+                'metrics': {k: v for k, v in summary.items() if k != 'confusion'}}, **meta)
+        save_last()
+        if env.is_main:
+            log.info('epoch %d/%d  train loss %.4f  val loss %.4f  mIoU %s  (best %.4f @ %d)'
+                     '  lr %.2e  %.0fs (%.0f img/s)', epoch + 1, epochs, train_loss, val_loss,
+                     'n/a' if summary['miou'] is None else f'{summary["miou"]:.4f}',
+                     st['best_miou'], st['best_epoch'], lr, time.time() - t_epoch, images_per_s)
+            if writer is not None:
+                writer.add_scalar('epoch/train_loss', train_loss, epoch + 1)
+                writer.add_scalar('epoch/val_loss', val_loss, epoch + 1)
+                writer.add_scalar('epoch/mIoU', miou, epoch + 1)
+                writer.add_scalar('epoch/train_images_per_s', images_per_s, epoch + 1)
+                for name, v in summary['iou'].items():
+                    if v is not None:
+                        writer.add_scalar(f'IoU/{name}', v, epoch + 1)
+                writer.flush()
+        if stop_after and steps_here >= stop_after and st['epoch'] < epochs:
+            interrupted = True
+        if st['stopped_early']:
+            log.info('early stopping: no better validation mIoU for %d epochs (best %.4f at '
+                     'epoch %d)', st['bad_epochs'], st['best_miou'], st['best_epoch'])
+        barrier(env)
+    if writer is not None:
+        writer.close()
+    result = _summary(cfg, st, out, t_start)
+    result['finished'] = not interrupted
+    if env.is_main:
+        atomic_write_json(out / 'summary.json', result)
+        best = st['history'][st['best_epoch'] - 1] if st['best_epoch'] else None
+        if best is not None:
+            log.info('%s', format_table({
+                'iou': best['iou'], 'dice': dict.fromkeys(best['iou']),
+                'miou': best['miou'], 'mean_dice': None,
+                'pixel_accuracy': best['pixel_accuracy']},
+                f'best epoch {st["best_epoch"]} (validation):'))
+        log.info('done: %s (best.pt, last.pt, summary.json)', out)
+    return result
+
+
+def _reduce_mean(total: float, count: int, env: DistEnv) -> float:
+    if env.distributed:
+        t = torch.tensor([total, float(count)], dtype=torch.float64, device=env.device)
+        torch.distributed.all_reduce(t)
+        total, count = float(t[0]), int(t[1])
+    return total / max(1, count)
+
+
+def _check_resumable(ckpt, mcfg: EUnetConfig, classes: List[str],
+                     input_size: Tuple[int, int], path: Path) -> None:
+    ts = ckpt.training_state
+    if not isinstance(ts, dict) or ts.get('version') != STATE_VERSION:
+        raise CheckpointError(f'checkpoint {path} has no training state to resume from (a '
+                              'best.pt or an exported model?); resume from last.pt, or start '
+                              'from its weights with --init-from.')
+    problems = []
+    if ckpt.config.to_dict() != mcfg.to_dict():
+        problems.append(f'model {ckpt.config.to_dict()} vs {mcfg.to_dict()}')
+    if list(ckpt.class_names) != list(classes):
+        problems.append(f'classes {ckpt.class_names} vs {classes}')
+    if tuple(ckpt.input_size) != tuple(input_size):
+        problems.append(f'input size {list(ckpt.input_size)} vs {list(input_size)}')
+    if problems:
+        raise CheckpointError(f'checkpoint {path} belongs to another run ({"; ".join(problems)}).'
+                              ' Use the same config, a new --output-dir, or --init-from.')
+
+
+def _summary(cfg: Dict[str, Any], st: Dict[str, Any], out: Path, t0: float) -> Dict[str, Any]:
+    best = st['history'][st['best_epoch'] - 1] if st['best_epoch'] else None
+    return {
+        'name': cfg['name'],
+        'output_dir': str(out),
+        'epochs_run': st['epoch'],
+        'epochs_max': int(cfg['train']['epochs']),
+        'global_step': st['global_step'],
+        'stopped_early': st['stopped_early'],
+        'best_epoch': st['best_epoch'],
+        'best_miou': st['best_miou'],
+        'best_val': best,
+        'best_checkpoint': str(out / 'best.pt'),
+        'last_checkpoint': str(out / 'last.pt'),
+        'history': st['history'],
+        'seconds_this_process': round(time.time() - t0, 1),
+        'config': cfg,
+    }
+
+
+def cli(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point: run :func:`main`; known user errors print one clear line, exit 2."""
+    args = get_args_parser().parse_args(argv)
+    try:
+        main(args)
+    except (ConfigError, DatasetError, CheckpointError, FloatingPointError) as e:
+        log.error('%s', e)
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('interrupted; continue with --resume auto (or --resume <output-dir>/last.pt)',
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == '__main__':
+    os.environ.setdefault('PYTHONUNBUFFERED', '1')
+    sys.exit(cli())
