@@ -41,7 +41,7 @@ def test_make_targets_exist():
 
 
 def test_python_modules_exist():
-    mods = set(re.findall(r'python3? -m ([A-Za-z_][\w.]*)', CODE))
+    mods = set(re.findall(r'python3? -m ([A-Za-z_][\w.]*\w)', CODE))
     assert mods, 'no python -m command found in the README'
     sys.path.insert(0, str(ROOT))
     try:
