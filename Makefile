@@ -9,7 +9,7 @@ COLCON_PATHS := --base-paths . --build-base $(WS)/build --install-base $(WS)/ins
 export COLCON_LOG_PATH := $(abspath $(WS))/log
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup build test lint benchmark clean synthetic-data train-synthetic
+.PHONY: setup build test lint benchmark clean demo synthetic-data train-synthetic
 
 setup:
 	@VENV=$(VENV) scripts/setup_env.sh
@@ -29,6 +29,10 @@ benchmark: setup
 
 clean:
 	rm -rf $(WS) build install log
+
+# README command 1: the main job (see scripts/demo.py and the README).
+demo: build
+	@$(PY) scripts/demo.py $(ARGS)
 
 # ---- The shipped checkpoint: EUnet (default variant) on synthetic FS scenes ----------------
 # `make train-synthetic` renders (or reuses) the synthetic train/val/test sets, trains,

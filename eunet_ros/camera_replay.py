@@ -27,11 +27,9 @@ from eunet_ros import dds_profile
 from eunet_ros.frame_source import FrameSource, FrameSourceError
 from eunet_ros.image_conversion import to_byte_array
 from eunet_ros.node_params import ConfigError, ParamSpec
-from eunet_ros.ros_util import declare, exit_cleanly_on_sigterm
+from eunet_ros.ros_util import declare, run_node
 import rclpy
 from rclpy.exceptions import NameValidationException
-from rclpy.executors import ExternalShutdownException
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
@@ -224,28 +222,9 @@ class CameraReplay(Node):
 def main(args: Optional[List[str]] = None) -> int:
     """Run camera_replay until done, Ctrl-C or an external shutdown; return the exit status."""
     _, dds_note = dds_profile.apply_large_message_profile()
-    rclpy.init(args=args)
-    exit_cleanly_on_sigterm()
-    node = None
-    rc = 0
-    try:
-        node = CameraReplay(dds_note=dds_note)
-        rclpy.spin_until_future_complete(node, node.done)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception as e:  # noqa: B902 - sorted out below
-        if not rclpy.ok():
-            pass  # shut down (Ctrl-C, SIGTERM) while starting: not an error
-        elif isinstance(e, (ConfigError, FrameSourceError)):
-            get_logger('camera_replay').fatal(f'cannot start: {e}')
-            rc = 1
-        else:
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return rc
+    return run_node('camera_replay', lambda: CameraReplay(dds_note=dds_note),
+                    lambda node: rclpy.spin_until_future_complete(node, node.done),
+                    (ConfigError, FrameSourceError), args)
 
 
 if __name__ == '__main__':

@@ -27,13 +27,12 @@ previous one.
 from __future__ import annotations
 
 import datetime
-import os
 from pathlib import Path
-import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import zipfile
 
 from eunet_ros import __version__
+from eunet_ros.fileio import atomic_write, PathLike
 from eunet_ros.model import EUnet, EUnetConfig
 import torch
 from torch import nn
@@ -65,8 +64,6 @@ DEFAULT_PALETTE: Tuple[Tuple[int, int, int], ...] = (
     (200, 200, 200))
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-PathLike = Union[str, 'os.PathLike[str]']
 
 
 class CheckpointError(RuntimeError):
@@ -164,41 +161,9 @@ def _first_line(e: BaseException) -> str:
     return s[0] if s else type(e).__name__
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def atomic_torch_save(obj: Any, path: PathLike) -> Path:
     """``torch.save`` to a temporary file beside ``path``, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        # mkstemp creates 0600 files; give the permissions a plain open() would, so a
-        # checkpoint copied to models/ or a shared server stays readable by others
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    return path
+    return atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def save_checkpoint(path: PathLike, *, model: nn.Module,

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import signal
-from typing import Any
+from typing import Any, Callable, List, Optional, Tuple
 
 from eunet_ros.node_params import ConfigError, ParamSpec
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
@@ -90,3 +90,40 @@ def exit_cleanly_on_sigterm() -> bool:
     except ValueError:  # not the main thread
         pass
     return False
+
+
+def run_node(name: str, make_node: Callable[[], Any], spin: Callable[[Any], None],
+             startup_errors: Tuple[type, ...], args: Optional[List[str]] = None) -> int:
+    """
+    Run a node the way that works on Humble and later; return the exit status.
+
+    ``rclpy.init``; build the node; ``spin(node)`` until done, Ctrl-C or an external
+    shutdown (no traceback for either); a ``startup_errors`` exception is logged as
+    fatal with its message and gives status 1; always destroy the node and
+    ``try_shutdown``. Load the DDS profile (eunet_ros.dds_profile) before calling.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.logging import get_logger
+    rclpy.init(args=args)
+    exit_cleanly_on_sigterm()
+    node = None
+    rc = 0
+    try:
+        node = make_node()
+        spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception as e:  # noqa: B902 - sorted out below
+        if not rclpy.ok():
+            pass  # shut down (Ctrl-C, SIGTERM) while starting: not an error
+        elif isinstance(e, startup_errors):
+            get_logger(name).fatal(f'cannot start: {e}')
+            rc = 1
+        else:
+            raise
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return rc

@@ -40,14 +40,12 @@ from eunet_ros.image_conversion import ImageConversionError, make_converter, to_
 from eunet_ros.node_params import (camera_params, check_names, ConfigError, GLOBAL_PARAMS,
                                    group_param, NodeSettings, parse_settings,
                                    RESERVED_NAMES, resolve_groups, runtime_check)
-from eunet_ros.ros_util import declare, exit_cleanly_on_sigterm
+from eunet_ros.ros_util import declare, run_node
 from eunet_ros.stats import CameraStats, LatencyWindow, LogThrottle
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.exceptions import NameValidationException
-from rclpy.executors import ExternalShutdownException
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -526,28 +524,8 @@ def _image(header: Any, a: np.ndarray, encoding: str) -> Image:
 def main(args: Optional[List[str]] = None) -> int:
     """Run segment_node until Ctrl-C or an external shutdown; return the exit status."""
     _, dds_note = dds_profile.apply_large_message_profile()
-    rclpy.init(args=args)
-    exit_cleanly_on_sigterm()
-    node = None
-    rc = 0
-    try:
-        node = SegmentNode(dds_note=dds_note)
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception as e:  # noqa: B902 - sorted out below
-        if not rclpy.ok():
-            pass  # shut down (Ctrl-C, SIGTERM) while starting: not an error
-        elif isinstance(e, StartupError):
-            get_logger('segment_node').fatal(f'cannot start: {e}')
-            rc = 1
-        else:
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return rc
+    return run_node('segment_node', lambda: SegmentNode(dds_note=dds_note), rclpy.spin,
+                    (StartupError,), args)
 
 
 if __name__ == '__main__':

@@ -49,6 +49,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 from eunet_ros.checkpoint import DEFAULT_PALETTE
+from eunet_ros.fileio import atomic_write_bytes
 import numpy as np
 from training.datasets.base import FS_CLASSES, SegmentationSource
 
@@ -1247,15 +1248,8 @@ class SyntheticSource(SegmentationSource):
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write ``data`` to ``path`` through a temporary file and a rename (no fsync: bulk)."""
+    atomic_write_bytes(path, data, durable=False)
 
 
 def _encode(img_rgb: Optional[np.ndarray], mask: np.ndarray, image_format: str,

@@ -14,10 +14,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
-import tempfile
 from typing import Any, Union
 
 import cv2
+from eunet_ros.fileio import atomic_write_bytes
 import numpy as np
 from PIL import Image
 
@@ -71,31 +71,6 @@ def read_mask(path: PathLike) -> np.ndarray:
         return arr.astype(np.uint8)
     raise DatasetError(f'mask {p} has image mode {mode} ({arr.shape}); a mask must be a '
                        'single-channel PNG of class ids (mode L or P), not a colour image.')
-
-
-def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def atomic_write_png(path: PathLike, array: np.ndarray) -> Path:

@@ -1,0 +1,71 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+Atomic file writes: a reader never sees half a file, a crash never loses the old one.
+
+Used for checkpoints, dataset caches, rendered datasets, reports and summaries.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import tempfile
+from typing import BinaryIO, Callable, Union
+
+PathLike = Union[str, 'os.PathLike[str]']
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: PathLike, write: Callable[[BinaryIO], object], *,
+                 durable: bool = True) -> Path:
+    """
+    Write ``path`` through ``write(fileobj)`` on a temporary file beside it, then rename.
+
+    :param path: the destination; its folder is created.
+    :param write: called with the open temporary file (binary).
+    :param durable: fsync the file and its folder, so the new content survives a power
+        loss too (checkpoints); without it a killed process still never leaves half a
+        file (bulk dataset files, where fsync per file costs too much).
+    :returns: ``path`` as a Path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        # mkstemp creates 0600 files; give the permissions a plain open() would, so a
+        # checkpoint copied to models/ or a shared server stays readable by others
+        os.chmod(tmp, 0o666 & ~_umask())
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if durable:
+        try:  # make the rename itself durable
+            dfd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
+    return path
+
+
+def atomic_write_bytes(path: PathLike, data: bytes, *, durable: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda f: f.write(data), durable=durable)
