@@ -11,18 +11,10 @@ import torch.nn.functional as F
 from training.datasets.base import IGNORE, UNLABELLED
 from training.losses import marginal_cross_entropy
 from training.metrics import ConfusionMatrix, format_table
+from training_helpers import one_thread  # noqa: F401 - autouse fixture
 
 C = 7
 CONES = [2, 3, 4, 5, 6]
-
-
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Tiny models run fastest (and steadiest on a shared machine) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _labelled(n, ids):

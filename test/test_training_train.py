@@ -21,18 +21,9 @@ from eunet_ros.model import EUnet, EUnetConfig
 import pytest
 import torch
 from training.train import get_args_parser, load_matching_weights, main
-from training_helpers import write_config, write_folder_dataset
+from training_helpers import one_thread, write_config, write_folder_dataset  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Tiny models run fastest (and steadiest on a shared machine) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope='module')

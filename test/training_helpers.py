@@ -10,6 +10,8 @@ from typing import Any, Dict, Optional
 
 import cv2
 import numpy as np
+import pytest
+import torch
 import yaml
 
 # RGB colours of the toy scenes; class ids as in the FS class table.
@@ -77,3 +79,12 @@ def write_config(path: Path, train_root: Path, val_root: Path, out: Path,
     }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """Tiny models run fastest (and steadiest on a shared machine) on one thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
