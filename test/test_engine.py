@@ -175,3 +175,17 @@ def test_channel_argmax_matches_torch_including_ties():
     g = torch.Generator().manual_seed(0)
     logits = torch.randint(0, 3, (7, 33, 47), generator=g).float()  # many ties
     assert torch.equal(channel_argmax(logits), logits.argmax(0).to(torch.uint8))
+
+
+@pytest.mark.parametrize('order', ['bgr', 'rgb'])
+def test_cpu_overlay_matches_the_device_arithmetic(order):
+    """The OpenCV overlay of the CPU path equals the torch blend used on CUDA, pixel for pixel."""
+    engine = red_engine()
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    mask = rng.integers(0, 2, (37, 53), dtype=np.uint8)
+    fast = engine.overlay(frame, mask, color_order=order, alpha=0.37)
+    ref = engine._overlay(torch.from_numpy(frame), torch.from_numpy(mask), order, 0.37).numpy()
+    assert np.array_equal(fast, ref)
+    bgr = frame if order == 'bgr' else frame[..., ::-1]
+    assert np.array_equal(fast[mask == 0], bgr[mask == 0])
