@@ -33,6 +33,7 @@ import time
 import traceback
 from typing import Any, Dict, List, Optional, TYPE_CHECKING
 
+import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from eunet_ros import dds_profile
 from eunet_ros.frame_slots import LatestFrameSlots
@@ -395,7 +396,7 @@ class SegmentNode(Node):
             cam.overlay_pub.publish(_image(msg.header, res.overlay, 'bgr8'))
         for g, pub in cam.group_pubs.items():
             if pub.get_subscription_count() > 0:
-                pub.publish(_image(msg.header, self._luts[g][res.mask], 'mono8'))
+                pub.publish(_image(msg.header, cv2.LUT(res.mask, self._luts[g]), 'mono8'))
         cam.stats.arrival_latency.add(time.monotonic() - arrived)
         stamp = msg.header.stamp
         if stamp.sec or stamp.nanosec:
