@@ -306,10 +306,6 @@ class SegmentationEngine:
             m = torch.from_numpy(np.ascontiguousarray(mask)).to(self.device)
             return self._overlay(f, m, color_order, float(alpha)).cpu().numpy()
 
-    def colorize(self, mask: np.ndarray) -> np.ndarray:
-        """Class-id mask to a bgr8 colour image with the checkpoint's palette."""
-        return self._palette_bgr.cpu().numpy()[np.clip(mask, 0, self.num_classes - 1)]
-
 
 def default_checkpoint_path() -> Optional[Path]:
     """Find the packaged model: $EUNET_CHECKPOINT, share/eunet_ros/models, or ./models."""
