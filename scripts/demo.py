@@ -180,13 +180,12 @@ class Recorder:
         self.recording = False
         self.images: Dict[Tuple[int, int], np.ndarray] = {}
         self.image_order: List[Tuple[int, int]] = []
-        self.images_seen = 0
         self.masks = 0
         self.overlays = 0
         self.latencies_ms: List[float] = []
         self.samples: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.sample_stamps: List[Tuple[int, int]] = []
-        self.last_overlay: Optional[np.ndarray] = None
+        self._pending_mask: Optional[Tuple[Tuple[int, int], np.ndarray]] = None
         self.writer = None
         self.video_path = out / 'overlay.mp4'
         self.class_table: Optional[dict] = None
@@ -229,7 +228,6 @@ class Recorder:
         with self.lock:
             if not self.recording:
                 return
-            self.images_seen += 1
             k = self._key(msg)
             self.images[k] = self._to_array(msg)
             self.image_order.append(k)
@@ -258,12 +256,12 @@ class Recorder:
             self.overlays += 1
             if self.writer is None:
                 fourcc = cv2.VideoWriter_fourcc(*'mp4v')
-                self.writer = cv2.VideoWriter(str(self.video_path), fourcc, 10.0,
+                self.writer = cv2.VideoWriter(str(self.video_path), fourcc, self.fps,
                                               (ov.shape[1], ov.shape[0]))
             if self.writer.isOpened():
                 self.writer.write(ov)
             k = self._key(msg)
-            pending = getattr(self, '_pending_mask', None)
+            pending = self._pending_mask
             if pending is not None and pending[0] == k and k in self.images:
                 self.samples.append((self.images[k], pending[1], ov))
                 self.sample_stamps.append(k)
