@@ -1493,24 +1493,22 @@ def _benchmark(count: int, width: int, height: int, seed: int) -> Tuple[float, f
 # ----------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f'{v} must be at least 1')
-    return v
+def _int_at_least(minimum: int, what: str = '') -> Any:
+    """Return an argparse type: an integer >= ``minimum`` (``what`` names it in errors)."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+        if v < minimum:
+            bound = 'non-negative' if minimum == 0 else f'at least {minimum}'
+            raise argparse.ArgumentTypeError(f'{what}{v} must be {bound}')
+        return v
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f'seed {v} must be non-negative')
-    return v
+_positive_int = _int_at_least(1)
+_seed = _int_at_least(0, 'seed ')
 
 
 def _positive_float(text: str) -> float:
