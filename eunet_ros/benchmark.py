@@ -31,43 +31,12 @@ from eunet_ros.checkpoint import (Checkpoint, DEFAULT_CLASSES, DEFAULT_PALETTE, 
                                   IMAGENET_STD)
 from eunet_ros.engine import resolve_device, resolve_precision, SegmentationEngine
 from eunet_ros.model import build_eunet, config_for_variant, count_parameters, VARIANTS
+from eunet_ros.peers import build_peer, PEERS, torchvision_available
 import numpy as np
 import torch
 from torch import nn
 
-PEERS = ('lraspp_mobilenet_v3_large', 'deeplabv3_mobilenet_v3_large')
 _DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
-
-
-class _OutOnly(nn.Module):
-    """Adapt torchvision segmentation models (dict output) to plain logits."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)['out']
-
-
-def build_peer(name: str, num_classes: int) -> nn.Module:
-    """Build a torchvision peer with random weights (nothing is downloaded)."""
-    from torchvision.models import segmentation as seg
-    fn = getattr(seg, name)
-    kwargs = {'weights': None, 'weights_backbone': None, 'num_classes': num_classes}
-    if name.startswith('deeplabv3'):
-        kwargs['aux_loss'] = False
-    return _OutOnly(fn(**kwargs))
-
-
-def torchvision_available() -> Tuple[bool, str]:
-    """Return whether torchvision's segmentation models import, and why not."""
-    try:
-        import torchvision  # noqa: F401
-        from torchvision.models import segmentation  # noqa: F401
-        return True, torchvision.__version__
-    except Exception as e:  # noqa: B902 - any import failure means "no peers"
-        return False, f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
 
 
 def _sync(device: torch.device) -> None:

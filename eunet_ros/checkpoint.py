@@ -11,6 +11,9 @@ tensors only, so it loads with ``torch.load(weights_only=True)``::
       'format': 'eunet_ros.checkpoint',
       'format_version': 1,
       'model': {'arch': 'eunet', 'variant': 'fast', 'config': {...EUnetConfig...}},
+                                                 # or {'arch': 'torchvision', 'variant':
+                                                 # 'lraspp_mobilenet_v3_large', 'config':
+                                                 # {...PeerConfig...}} (a peer, see peers.py)
       'state_dict': {...},                       # weights of the unwrapped module
       'classes': {'names': [...], 'palette': [[r, g, b], ...]},
       'normalization': {'mean': [...], 'std': [...], 'color_order': 'rgb'},
@@ -34,6 +37,7 @@ import zipfile
 from eunet_ros import __version__
 from eunet_ros.fileio import atomic_write, PathLike
 from eunet_ros.model import EUnet, EUnetConfig
+from eunet_ros.peers import PeerConfig, PeerModel
 import torch
 from torch import nn
 
@@ -49,9 +53,11 @@ __all__ = [
     'save_checkpoint',
     'load_checkpoint',
     'atomic_torch_save',
+    'build_model',
 ]
 
 FORMAT = 'eunet_ros.checkpoint'
+ModelConfig = Union[EUnetConfig, PeerConfig]
 FORMAT_VERSION = 1
 
 # The class table of the Formula Student task (ids are list indices).
@@ -79,7 +85,8 @@ class Checkpoint:
     A validated checkpoint in memory.
 
     :ivar path: where it was loaded from (None when built in memory).
-    :ivar config: the :class:`EUnetConfig` that rebuilds the network.
+    :ivar config: the :class:`EUnetConfig` (or, for a torchvision peer, the
+        :class:`~eunet_ros.peers.PeerConfig`) that rebuilds the network.
     :ivar variant: the variant name it was built from (informational).
     :ivar state_dict: the weights.
     :ivar class_names: names of the output classes; index = class id.
@@ -92,7 +99,7 @@ class Checkpoint:
 
     """
 
-    def __init__(self, *, config: EUnetConfig, state_dict: Mapping[str, torch.Tensor],
+    def __init__(self, *, config: ModelConfig, state_dict: Mapping[str, torch.Tensor],
                  class_names: Sequence[str], palette: Sequence[Sequence[int]],
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
                  color_order: str = 'rgb', input_size: Sequence[int] = (384, 640),
@@ -121,9 +128,21 @@ class Checkpoint:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def build_model(self) -> EUnet:
+    @property
+    def arch(self) -> str:
+        """Return 'eunet' or 'torchvision' (a peer network)."""
+        return 'torchvision' if isinstance(self.config, PeerConfig) else 'eunet'
+
+    @property
+    def description(self) -> str:
+        """Return a short description of the network, e.g. ``EUnet fast``."""
+        if isinstance(self.config, PeerConfig):
+            return f'torchvision {self.config.name}'
+        return f'EUnet {self.variant or "custom"}'
+
+    def build_model(self) -> nn.Module:
         """Rebuild the network from the stored config and load the weights (strict)."""
-        model = EUnet(self.config)
+        model = build_model(self.config, where=self._where())
         try:
             model.load_state_dict(self.state_dict, strict=True)
         except RuntimeError as e:
@@ -141,7 +160,7 @@ class Checkpoint:
         d: Dict[str, Any] = {
             'format': FORMAT,
             'format_version': FORMAT_VERSION,
-            'model': {'arch': 'eunet', 'variant': self.variant,
+            'model': {'arch': self.arch, 'variant': self.variant,
                       'config': self.config.to_dict()},
             'state_dict': {k: v.detach().cpu() for k, v in self.state_dict.items()},
             'classes': {'names': list(self.class_names),
@@ -161,6 +180,19 @@ def _first_line(e: BaseException) -> str:
     return s[0] if s else type(e).__name__
 
 
+def build_model(config: ModelConfig, *, where: str = 'checkpoint') -> nn.Module:
+    """Build an untrained network from an EUnet or peer config."""
+    if isinstance(config, EUnetConfig):
+        return EUnet(config)
+    try:
+        return PeerModel(config)
+    except ImportError as e:
+        raise CheckpointError(
+            f'{where} holds the torchvision network {config.name}, and torchvision does not '
+            f'import here ({_first_line(e)}). Install torchvision, or use an EUnet '
+            'checkpoint.') from None
+
+
 def atomic_torch_save(obj: Any, path: PathLike) -> Path:
     """``torch.save`` to a temporary file beside ``path``, fsync, then rename over it."""
     return atomic_write(path, lambda f: torch.save(obj, f))
@@ -174,14 +206,15 @@ def save_checkpoint(path: PathLike, *, model: nn.Module,
                     variant: str = '', provenance: Optional[Dict[str, Any]] = None,
                     training_state: Optional[Dict[str, Any]] = None) -> Path:
     """
-    Write ``model`` (an :class:`EUnet`, possibly DDP-wrapped or compiled) atomically.
+    Write ``model`` (an :class:`EUnet` or a peer, possibly DDP-wrapped/compiled) atomically.
 
     The unwrapped module's config and weights are stored, so the file rebuilds the
     network alone. Provenance gets ``code_version`` and ``created`` added.
     """
     model = unwrap_model(model)
-    if not isinstance(model, EUnet):
-        raise TypeError(f'save_checkpoint expects an EUnet, got {type(model).__name__}')
+    if not isinstance(model, (EUnet, PeerModel)):
+        raise TypeError(f'save_checkpoint expects an EUnet or a PeerModel, got '
+                        f'{type(model).__name__}')
     if palette is None:
         palette = default_palette(len(class_names))
     prov = {'code_version': __version__,
@@ -276,9 +309,14 @@ def from_dict(raw: Any, *, where: str = 'checkpoint') -> Checkpoint:
             f'{FORMAT_VERSION}. Update eunet_ros or re-export the checkpoint.')
     try:
         model = raw['model']
-        if model.get('arch') != 'eunet':
-            raise CheckpointError(f'{where}: unknown architecture {model.get("arch")!r}')
-        config = EUnetConfig.from_dict(model['config'])
+        arch = model.get('arch')
+        if arch == 'eunet':
+            config: ModelConfig = EUnetConfig.from_dict(model['config'])
+        elif arch == 'torchvision':
+            config = PeerConfig.from_dict(model['config'])
+        else:
+            raise CheckpointError(f'{where}: unknown architecture {arch!r} (this eunet_ros '
+                                  'reads "eunet" and "torchvision")')
         classes = raw['classes']
         norm = raw['normalization']
         ckpt = Checkpoint(
@@ -322,7 +360,7 @@ def _validate(ckpt: Checkpoint, *, where: str) -> None:
     if bad:
         raise CheckpointError(f'{where}: state_dict entries that are not tensors: {bad[:5]}')
     # Shapes are checked against the config by building the model (strict load).
-    ref = EUnet(cfg).state_dict()
+    ref = build_model(cfg, where=where).state_dict()
     missing = sorted(set(ref) - set(ckpt.state_dict))
     unexpected = sorted(set(ckpt.state_dict) - set(ref))
     mismatched = [k for k in ref if k in ckpt.state_dict

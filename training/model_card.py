@@ -36,7 +36,7 @@ def render(checkpoint: Path, metrics: Dict[str, Any], summary: Optional[Dict[str
     if note:
         lines += [note, '']
     lines += [
-        f'- network: EUnet `{ckpt.variant or "custom"}` {ckpt.config.to_dict()}',
+        f'- network: {ckpt.description} {ckpt.config.to_dict()}',
         f'- classes: {", ".join(ckpt.class_names)}',
         f'- input size (letterbox target): {ckpt.input_size[1]}x{ckpt.input_size[0]} (W x H)',
         f'- normalisation: mean {ckpt.mean}, std {ckpt.std} ({ckpt.color_order})',

@@ -35,9 +35,11 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from eunet_ros.checkpoint import (CheckpointError, default_palette, IMAGENET_MEAN,
-                                  IMAGENET_STD, load_checkpoint, save_checkpoint)
-from eunet_ros.model import EUnet, EUnetConfig, VARIANTS
+from eunet_ros.checkpoint import (build_model, CheckpointError, default_palette,
+                                  IMAGENET_MEAN, IMAGENET_STD, load_checkpoint, ModelConfig,
+                                  save_checkpoint)
+from eunet_ros.model import EUnetConfig, VARIANTS
+from eunet_ros.peers import PeerConfig, PEERS
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -60,7 +62,7 @@ STATE_VERSION = 1
 DEFAULTS: Dict[str, Any] = {
     'name': 'eunet',
     'output_dir': 'runs/eunet',
-    'model': {'variant': 'fast', 'widths': None, 'stem': None, 'attention': None,
+    'model': {'arch': 'eunet', 'variant': 'fast', 'widths': None, 'stem': None, 'attention': None,
               'input_size': None},
     'classes': None,
     'normalization': {'mean': list(IMAGENET_MEAN), 'std': list(IMAGENET_STD)},
@@ -95,6 +97,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
                    help='network input size')
     p.add_argument('--variant', choices=sorted(VARIANTS), help='EUnet variant')
+    p.add_argument('--arch', choices=['eunet'] + list(PEERS),
+                   help='network: eunet (default) or a torchvision peer trained with the same '
+                   'recipe for comparison (needs torchvision)')
     p.add_argument('--max-steps-per-epoch', type=int, help='cap the steps of each epoch')
     p.add_argument('--patience', type=int, help='early-stopping patience in epochs')
     p.add_argument('--seed', type=int, help='run seed (weights init, shuffling, augmentation)')
@@ -141,6 +146,8 @@ def load_config(args: argparse.Namespace) -> Dict[str, Any]:
         cfg['model']['input_size'] = list(args.input_size)
     if args.variant:
         cfg['model']['variant'] = args.variant
+    if args.arch:
+        cfg['model']['arch'] = args.arch
     _validate(cfg, path)
     return cfg
 
@@ -159,6 +166,8 @@ def _validate(cfg: Dict[str, Any], path: Path) -> None:
         (0 < float(cfg['optim']['pct_start']) < 1, 'optim.pct_start must be within (0, 1)'),
         (cfg['model']['variant'] in VARIANTS,
          f'model.variant must be one of {sorted(VARIANTS)}'),
+        (cfg['model']['arch'] in ('eunet',) + PEERS,
+         f'model.arch must be eunet or one of {list(PEERS)}'),
         (isinstance(cfg['data']['train'], list) and cfg['data']['train'],
          'data.train must be a non-empty list of dataset specs'),
         (isinstance(cfg['data']['val'], list) and cfg['data']['val'],
@@ -172,10 +181,14 @@ def _validate(cfg: Dict[str, Any], path: Path) -> None:
         raise ConfigError(f'{path}: model.input_size must be [H, W] with sides >= 16')
 
 
-def model_config(cfg: Dict[str, Any], num_classes: int) -> Tuple[EUnetConfig, Tuple[int, int]]:
-    """Return the EUnetConfig and the input size (H, W) a config asks for."""
+def model_config(cfg: Dict[str, Any],
+                 num_classes: int) -> Tuple[ModelConfig, Tuple[int, int]]:
+    """Return the model config (EUnet or peer) and the input size (H, W) a config asks for."""
     m = cfg['model']
     v = VARIANTS[m['variant']]
+    if m['arch'] != 'eunet':
+        size = m['input_size'] or v.input_size
+        return PeerConfig(name=m['arch'], num_classes=num_classes), (int(size[0]), int(size[1]))
     config = EUnetConfig(widths=tuple(m['widths'] or v.widths), num_classes=num_classes,
                          stem=m['stem'] or v.stem,
                          attention=v.attention if m['attention'] is None else bool(m['attention']))
@@ -342,7 +355,7 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
 
     # ---- model, optimizer, schedule ----
     torch.manual_seed(seed)
-    model: nn.Module = EUnet(mcfg)
+    model: nn.Module = build_model(mcfg, where=f'model.arch {cfg["model"]["arch"]}')
     state_file = _state_path(args.resume, out)
     if args.resume and args.resume != 'auto' and (state_file is None or not state_file.exists()):
         raise CheckpointError(f'--resume {args.resume}: no such checkpoint {state_file}')
@@ -417,15 +430,16 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
             log.warning('TensorBoard logging is off (%s)', e)
         log.info('%s: %s, %d classes, input %dx%d, %d train / %d val samples, %d steps per '
                  'epoch, batch %d (%d per rank x %d), device %s%s', cfg['name'],
-                 f'EUnet {cfg["model"]["variant"]} {list(mcfg.widths)} {mcfg.stem}',
+                 _describe(mcfg, cfg['model']['variant']),
                  num_classes, input_size[1], input_size[0], len(train_ds), len(val_ds),
                  steps_per_epoch, batch, per_rank, env.world_size, env.device,
                  f', amp {tc["amp_dtype"]}' if amp else '')
 
+    variant = cfg['model']['variant'] if not any(
+        cfg['model'][k] is not None for k in ('widths', 'stem', 'attention')) else 'custom'
     meta = {'class_names': classes, 'palette': default_palette(num_classes), 'mean': mean,
-            'std': std, 'input_size': input_size, 'variant': cfg['model']['variant']
-            if not any(cfg['model'][k] is not None for k in ('widths', 'stem', 'attention'))
-            else 'custom'}
+            'std': std, 'input_size': input_size,
+            'variant': mcfg.name if isinstance(mcfg, PeerConfig) else variant}
     data_desc = {'train': cfg['data']['train'], 'val': cfg['data']['val']}
 
     def save_last() -> None:
@@ -593,7 +607,13 @@ def _reduce_mean(total: float, count: int, env: DistEnv) -> float:
     return total / max(1, count)
 
 
-def _check_resumable(ckpt, mcfg: EUnetConfig, classes: List[str],
+def _describe(mcfg: ModelConfig, variant: str) -> str:
+    if isinstance(mcfg, PeerConfig):
+        return f'torchvision {mcfg.name} (peer)'
+    return f'EUnet {variant} {list(mcfg.widths)} {mcfg.stem}'
+
+
+def _check_resumable(ckpt, mcfg: ModelConfig, classes: List[str],
                      input_size: Tuple[int, int], path: Path) -> None:
     ts = ckpt.training_state
     if not isinstance(ts, dict) or ts.get('version') != STATE_VERSION:
