@@ -100,7 +100,7 @@ def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str
                           palette=DEFAULT_PALETTE[:num_classes], mean=IMAGENET_MEAN,
                           std=IMAGENET_STD, input_size=(h, w), variant=name)
         eng = SegmentationEngine(ckpt, device=str(device), precision=precision, model=net,
-                                 warmup=True)
+                                 warmup=True, cuda_graphs=cuda_graphs)
         rng = np.random.default_rng(0)
         frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(batch)]
         fns['engine'] = lambda: eng.infer(frames, color_order='bgr')
@@ -239,7 +239,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                         '(at least 3 rounds)')
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     p.add_argument('--cuda-graphs', action='store_true',
-                   help='replay the network alone from a CUDA graph (CUDA only)')
+                   help='replay the network from a CUDA graph, alone and in the engine '
+                        '(CUDA only; without it both run eagerly)')
     p.add_argument('--no-engine', action='store_true', help='measure the network alone')
     p.add_argument('--json', default='benchmark_results.json', help='where to write rows')
     return p

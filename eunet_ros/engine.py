@@ -23,10 +23,11 @@ overlays, when asked) come back to the host.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import logging
 import os
 from pathlib import Path
 import threading
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 from eunet_ros.checkpoint import Checkpoint, load_checkpoint
@@ -40,6 +41,10 @@ __all__ = ['SegmentationEngine', 'Segmentation', 'EngineError', 'resolve_device'
 
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
 _DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+# CUDA graphs are kept per batch size (number of cameras in one call); beyond this many
+# distinct sizes the network runs eagerly rather than holding more graph memory.
+_MAX_GRAPHS = 8
+_log = logging.getLogger(__name__)
 
 
 class EngineError(ValueError):
@@ -149,13 +154,18 @@ class SegmentationEngine:
         other architectures); it must map N x 3 x H x W to N x C x H x W logits.
     :param warmup: run the network once at construction so the first frame is not slow.
     :param num_threads: CPU threads for torch (None: torch's default).
+    :param cuda_graphs: on CUDA, capture the network in a CUDA graph per batch size and
+        replay it. The letterbox fixes the input shape, so one capture serves every
+        frame; replaying saves the launch cost of the network's many small kernels.
+        If a capture fails the engine says why (``graphs_error``) and runs eagerly.
+        Ignored on the CPU.
 
     """
 
     def __init__(self, checkpoint: Union[str, Path, Checkpoint], *, device: str = 'auto',
                  precision: str = 'auto', input_size: Optional[Sequence[int]] = None,
                  model: Optional[nn.Module] = None, warmup: bool = True,
-                 num_threads: Optional[int] = None) -> None:
+                 num_threads: Optional[int] = None, cuda_graphs: bool = True) -> None:
         if not isinstance(checkpoint, Checkpoint):
             checkpoint = load_checkpoint(checkpoint)
         self.checkpoint = checkpoint
@@ -190,6 +200,9 @@ class SegmentationEngine:
         multiple = int(getattr(getattr(self.model, 'config', None), 'multiple', 1))
         self._padded = tuple(-(-s // multiple) * multiple for s in self.input_size)
         self._lock = threading.Lock()
+        self._use_graphs = bool(cuda_graphs) and self.device.type == 'cuda'
+        self._graphs: Dict[int, Tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
+        self.graphs_error: Optional[str] = None
         if warmup:
             h, w = self.input_size
             self.infer([np.zeros((h, w, 3), np.uint8)], color_order='bgr')
@@ -201,7 +214,8 @@ class SegmentationEngine:
         if self.device.type == 'cuda':
             dev += f' ({torch.cuda.get_device_name(self.device)})'
         return (f'{self.checkpoint.name} on {dev}, {self.precision}, '
-                f'input {self.input_size[1]}x{self.input_size[0]}')
+                f'input {self.input_size[1]}x{self.input_size[0]}'
+                + (', CUDA graphs' if self._use_graphs else ''))
 
     @staticmethod
     def check_frame(frame: np.ndarray, what: str = 'frame') -> None:
@@ -264,7 +278,7 @@ class SegmentationEngine:
             geoms.append((h, w, rh, rw))
         if dev.type == 'cuda':
             batch = batch.contiguous(memory_format=torch.channels_last)
-        logits = self.model(batch.to(self.dtype))
+        logits = self._network(batch.to(self.dtype))
         results = []
         for i, (h, w, rh, rw) in enumerate(geoms):
             lg = logits[i:i + 1, :, :rh, :rw].float()
@@ -284,6 +298,45 @@ class SegmentationEngine:
                     ov = self._overlay(uploaded[i], mask, color_order, alpha).cpu().numpy()
             results.append(Segmentation(mask=mask_np, overlay=ov))
         return results
+
+    def _network(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the network on the padded batch: a CUDA graph replay where possible."""
+        if not self._use_graphs:
+            return self.model(x)
+        n = int(x.shape[0])
+        entry = self._graphs.get(n)
+        if entry is None:
+            if len(self._graphs) >= _MAX_GRAPHS:
+                return self.model(x)
+            try:
+                entry = self._capture(x)
+            except RuntimeError as e:
+                self._use_graphs = False
+                self._graphs.clear()
+                self.graphs_error = f'{type(e).__name__}: {str(e).strip().splitlines()[0]}'
+                _log.warning('CUDA graph capture failed (%s); running the network eagerly',
+                             self.graphs_error)
+                return self.model(x)
+            self._graphs[n] = entry
+        graph, static_x, static_y = entry
+        static_x.copy_(x)
+        graph.replay()
+        return static_y
+
+    def _capture(self, x: torch.Tensor) -> Tuple['torch.cuda.CUDAGraph', torch.Tensor,
+                                                 torch.Tensor]:
+        with torch.cuda.device(self.device):
+            static_x = x.clone()
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2):  # cuDNN picks its algorithms outside the capture
+                    self.model(static_x)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                static_y = self.model(static_x)
+        return graph, static_x, static_y
 
     def _overlay(self, frame: torch.Tensor, mask: torch.Tensor, color_order: str,
                  alpha: float) -> torch.Tensor:

@@ -165,7 +165,8 @@ class SegmentNode(Node):
                 engine = SegmentationEngine(path, device=settings.device,
                                             precision=settings.precision,
                                             input_size=settings.input_size, warmup=True,
-                                            num_threads=settings.cpu_threads)
+                                            num_threads=settings.cpu_threads,
+                                            cuda_graphs=settings.cuda_graphs)
             except (CheckpointError, EngineError) as e:
                 raise StartupError(str(e)) from None
         self._engine = engine
@@ -237,6 +238,8 @@ class SegmentNode(Node):
         self._ready = True
         self._worker.start()
         log.info(f'model: {engine.description}')
+        if getattr(engine, 'graphs_error', None):
+            log.warn(f'CUDA graphs are off, the network runs eagerly: {engine.graphs_error}')
         log.info(f'image conversion: {why}')
         if dds_note:
             log.info(dds_note)

@@ -189,3 +189,41 @@ def test_cpu_overlay_matches_the_device_arithmetic(order):
     assert np.array_equal(fast, ref)
     bgr = frame if order == 'bgr' else frame[..., ::-1]
     assert np.array_equal(fast[mask == 0], bgr[mask == 0])
+
+
+def test_cuda_graphs_are_ignored_on_the_cpu():
+    engine = SegmentationEngine(_packaged_or_random(), device='cpu', cuda_graphs=True)
+    assert 'CUDA graphs' not in engine.description and engine.graphs_error is None
+    out = engine.infer([np.zeros((48, 64, 3), np.uint8)], color_order='bgr')
+    assert out[0].mask.shape == (48, 64)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+@pytest.mark.parametrize('precision', ['fp16', 'bf16'])
+def test_cuda_graph_replay_gives_the_eager_masks(precision):
+    """Run by scripts/gpu_suite.sh on a GPU machine: graphs change speed, not answers."""
+    ckpt = _packaged_or_random()
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8) for _ in range(4)]
+    eager = SegmentationEngine(ckpt, device='cuda', precision=precision, cuda_graphs=False)
+    graph = SegmentationEngine(ckpt, device='cuda', precision=precision, cuda_graphs=True)
+    assert 'CUDA graphs' in graph.description, graph.graphs_error
+    for n in (1, 4, 1):  # a second batch size gets its own graph; the first is replayed
+        want = eager.infer(frames[:n], color_order='bgr', overlay=True)
+        got = graph.infer(frames[:n], color_order='bgr', overlay=True)
+        for a, b in zip(want, got):
+            assert np.array_equal(a.mask, b.mask)
+            assert np.array_equal(a.overlay, b.overlay)
+    assert graph.graphs_error is None
+
+
+def _packaged_or_random():
+    from eunet_ros.engine import default_checkpoint_path
+    path = default_checkpoint_path()
+    if path is not None and path.exists():
+        return load_checkpoint(path)
+    torch.manual_seed(0)
+    return Checkpoint(config=config_for_variant('fast', num_classes=7),
+                      state_dict=build_eunet(variant='fast', num_classes=7).state_dict(),
+                      class_names=DEFAULT_CLASSES, palette=[(0, 0, 0)] * 7,
+                      input_size=(192, 320), variant='fast')
