@@ -4,15 +4,20 @@
 """
 Benchmark EUnet variants (and torchvision's real-time peers) on one device.
 
-For each model x resolution x precision it prints parameters, the median latency
-and FPS of the network alone (a float tensor already on the device) and of the
-engine (uint8 frame on the host -> pre-processing, network, post-processing ->
-uint8 class-id mask on the host, see eunet_ros.engine), and writes the rows as
-JSON. When torchvision imports, LRASPP-MobileNetV3-Large and
+For each model x resolution x precision x backend it prints parameters, the
+median latency and FPS of the network alone (a float tensor already on the device)
+and of the engine (uint8 frame on the host -> pre-processing, network,
+post-processing -> uint8 class-id mask on the host, see eunet_ros.engine), and
+writes the rows as JSON. When torchvision imports, LRASPP-MobileNetV3-Large and
 DeepLabV3-MobileNetV3-Large (random init, the same classes) are measured in the
-same run, so ratios never mix two runs.
+same run, so ratios never mix two runs. ``--backends torch onnxruntime`` times the
+two CPU backends of the engine side by side; ``--checkpoints`` adds trained
+checkpoints, whose network runs at the checkpoint's own input size (the frames of
+each resolution are letterboxed to it, as in the node).
 
     python -m eunet_ros.benchmark --device cpu
+    python -m eunet_ros.benchmark --device cpu --backends torch onnxruntime \
+        --checkpoints models/eunet_fs_synthetic.pt
     python -m eunet_ros.benchmark --device cuda --precisions fp16 --cuda-graphs
 """
 
@@ -28,9 +33,11 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from eunet_ros.checkpoint import (Checkpoint, DEFAULT_CLASSES, DEFAULT_PALETTE, IMAGENET_MEAN,
-                                  IMAGENET_STD)
-from eunet_ros.engine import resolve_device, resolve_precision, SegmentationEngine
-from eunet_ros.model import build_eunet, config_for_variant, count_parameters, VARIANTS
+                                  IMAGENET_STD, load_checkpoint)
+from eunet_ros.engine import (BACKENDS, EngineError, resolve_backend, resolve_device,
+                              resolve_precision, SegmentationEngine)
+from eunet_ros.model import (build_eunet, config_for_variant, count_parameters, EUnet,
+                             VARIANTS)
 from eunet_ros.peers import build_peer, PEERS, torchvision_available
 import numpy as np
 import torch
@@ -65,27 +72,46 @@ def _graph_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], torch.Tenso
 
 def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str,
             resolution: Tuple[int, int], batch: int, cuda_graphs: bool, engine: bool,
-            num_classes: int) -> Tuple[Dict[str, object], Dict[str, Callable[[], object]]]:
+            num_classes: int, backend: str = 'torch',
+            checkpoint: Optional[Checkpoint] = None,
+            ) -> Tuple[Dict[str, object], Dict[str, Callable[[], object]]]:
     """
-    Set one model up at one resolution and precision.
+    Set one model up at one resolution, precision and backend.
 
+    :param checkpoint: the model's checkpoint: its network runs at the checkpoint's
+        input size and the engine letterboxes the frames of ``resolution`` to it.
+        Without it the network runs at ``resolution``.
     :returns: the result row (without timings) and the functions to time, by key
         (``net`` and, with ``engine``, ``engine``).
+    :raises EngineError: the backend cannot run this model here.
     """
     w, h = resolution
+    nh, nw = checkpoint.input_size if checkpoint is not None else (h, w)
     dtype = _DTYPES[precision]
+    backend = resolve_backend(backend, device, precision, model)
     row: Dict[str, object] = {
         'model': name, 'params': count_parameters(model), 'resolution': f'{w}x{h}',
-        'precision': precision, 'batch': batch, 'device': str(device)}
+        'input': f'{nw}x{nh}', 'precision': precision, 'batch': batch, 'device': str(device),
+        'backend': backend}
     net = model.eval().to(device)
-    if device.type == 'cuda':
+    # the memory format the engine gives the network (see SegmentationEngine)
+    channels_last = device.type == 'cuda' or (
+        backend == 'torch' and precision == 'fp32' and isinstance(model, EUnet))
+    if channels_last:
         net = net.to(memory_format=torch.channels_last)
     net = net.to(dtype)
-    x = torch.randn(batch, 3, h, w, device=device, dtype=dtype)
-    if device.type == 'cuda':
+    x = torch.randn(batch, 3, nh, nw, device=device, dtype=dtype)
+    if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     fns: Dict[str, Callable[[], object]] = {}
-    if cuda_graphs and device.type == 'cuda':
+    if backend == 'onnxruntime':
+        from eunet_ros.ort_backend import OrtNetwork
+        multiple = int(getattr(getattr(net, 'config', None), 'multiple', 1))
+        ph, pw = (-(-s // multiple) * multiple for s in (nh, nw))
+        xp = torch.randn(batch, 3, ph, pw)   # the engine feeds the padded batch
+        runner = OrtNetwork(net, (ph, pw), cache_dir='')
+        fns['net'] = lambda: runner(xp)
+    elif cuda_graphs and device.type == 'cuda':
         with torch.inference_mode():
             replay = _graph_runner(net, x)
         fns['net'] = replay
@@ -95,12 +121,13 @@ def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str
                 return net(x)
         fns['net'] = run_net
     if engine:
-        ckpt = Checkpoint(config=config_for_variant('fast', num_classes=num_classes),
-                          state_dict={}, class_names=DEFAULT_CLASSES[:num_classes],
-                          palette=DEFAULT_PALETTE[:num_classes], mean=IMAGENET_MEAN,
-                          std=IMAGENET_STD, input_size=(h, w), variant=name)
+        ckpt = checkpoint or Checkpoint(
+            config=config_for_variant('fast', num_classes=num_classes), state_dict={},
+            class_names=DEFAULT_CLASSES[:num_classes], palette=DEFAULT_PALETTE[:num_classes],
+            mean=IMAGENET_MEAN, std=IMAGENET_STD, input_size=(h, w), variant=name)
         eng = SegmentationEngine(ckpt, device=str(device), precision=precision, model=net,
-                                 warmup=True, cuda_graphs=cuda_graphs)
+                                 warmup=True, cuda_graphs=cuda_graphs, backend=backend,
+                                 cache_dir='')
         rng = np.random.default_rng(0)
         frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(batch)]
         fns['engine'] = lambda: eng.infer(frames, color_order='bgr')
@@ -158,8 +185,11 @@ def time_round_robin(jobs: Sequence[Tuple[Dict[str, object], Dict[str, Callable[
 
 def environment(device: torch.device) -> Dict[str, object]:
     """Describe the machine and versions for the JSON output."""
+    from eunet_ros.ort_backend import onnxruntime_available
+    ort_ok, ort_why = onnxruntime_available()
     env: Dict[str, object] = {
-        'torch': torch.__version__, 'python': platform.python_version(),
+        'torch': torch.__version__, 'onnxruntime': ort_why if ort_ok else None,
+        'python': platform.python_version(),
         'machine': platform.machine(), 'cpu_count': os.cpu_count(),
         'torch_threads': torch.get_num_threads(), 'device': str(device)}
     if device.type == 'cuda':
@@ -183,13 +213,14 @@ def environment(device: torch.device) -> Dict[str, object]:
 
 def format_table(rows: Sequence[Dict[str, object]]) -> str:
     """Render result rows as a fixed-width text table."""
-    head = ('model', 'params', 'res', 'prec', 'batch', 'net ms', 'net min', 'net FPS',
-            'engine ms', 'engine FPS')
+    head = ('model', 'params', 'res', 'input', 'prec', 'backend', 'batch', 'net ms', 'net min',
+            'net FPS', 'engine ms', 'engine FPS')
     lines = [head]
     for r in rows:
         lines.append((
             str(r['model']), f'{int(r["params"]) / 1e6:.2f}M', str(r['resolution']),
-            str(r['precision']), str(r['batch']), f'{r["net_ms"]:.2f}',
+            str(r.get('input', r['resolution'])), str(r['precision']),
+            str(r.get('backend', 'torch')), str(r['batch']), f'{r["net_ms"]:.2f}',
             f'{r["net_min_ms"]:.2f}', f'{r["net_fps"]:.1f}',
             f'{r["engine_ms"]:.2f}' if 'engine_ms' in r else '-',
             f'{r["engine_fps"]:.1f}' if 'engine_fps' in r else '-'))
@@ -224,6 +255,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument('--peers', nargs='*', default=list(PEERS), choices=list(PEERS),
                    help='torchvision peers to measure when torchvision imports '
                         '(give --peers with no names to skip them)')
+    p.add_argument('--checkpoints', nargs='*', default=[], metavar='PATH',
+                   help='trained checkpoints to measure too (network at their own input '
+                        'size, frames letterboxed to it)')
+    p.add_argument('--backends', nargs='+', default=['auto'], choices=list(BACKENDS),
+                   help='engine backends to measure (auto: what the engine picks; a '
+                        'backend that cannot run a model here is skipped with the reason)')
     p.add_argument('--resolutions', nargs='+', type=_resolution,
                    default=[(640, 480), (1280, 720)], help='WxH input sizes')
     p.add_argument('--precisions', nargs='+', default=['auto'],
@@ -237,7 +274,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument('--max-time', type=float, default=60.0,
                    help='stop after this many seconds per resolution/precision '
                         '(at least 3 rounds)')
-    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch CPU threads (ONNX Runtime: its default)')
     p.add_argument('--cuda-graphs', action='store_true',
                    help='replay the network from a CUDA graph, alone and in the engine '
                         '(CUDA only; without it both run eagerly)')
@@ -257,31 +295,43 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device = resolve_device(args.device)
     env = environment(device)
     print('# eunet_ros benchmark: ' + ', '.join(f'{k}={v}' for k, v in env.items()))
-    models: List[Tuple[str, Callable[[], nn.Module]]] = []
+    models: List[Tuple[str, Callable[[], nn.Module], Optional[Checkpoint]]] = []
     for v in args.variants:
         models.append((f'eunet-{v}', lambda v=v: build_eunet(
-            variant=v, num_classes=args.num_classes)))
+            variant=v, num_classes=args.num_classes), None))
     if args.peers:
         ok, why = torchvision_available()
         if ok:
             for name in args.peers:
-                models.append((name, lambda n=name: build_peer(n, args.num_classes)))
+                models.append((name, lambda n=name: build_peer(n, args.num_classes), None))
         else:
             print(f'# torchvision peers skipped: torchvision does not import ({why})')
+    for path in args.checkpoints:
+        ckpt = load_checkpoint(path)
+        models.append((ckpt.name, ckpt.build_model, ckpt))
     rows: List[Dict[str, object]] = []
     torch.manual_seed(0)
     for res in args.resolutions:
         for prec_arg in args.precisions:
             precision = resolve_precision(prec_arg, device)
-            jobs = [prepare(name, make(), device=device, precision=precision, resolution=res,
+            jobs = []
+            for backend in args.backends:
+                for name, make, ckpt in models:
+                    try:
+                        jobs.append(prepare(
+                            name, make(), device=device, precision=precision, resolution=res,
                             batch=args.batch, cuda_graphs=args.cuda_graphs,
-                            engine=not args.no_engine, num_classes=args.num_classes)
-                    for name, make in models]
+                            engine=not args.no_engine, num_classes=args.num_classes,
+                            backend=backend, checkpoint=ckpt))
+                    except EngineError as e:
+                        print(f'# {name} {precision} backend {backend} skipped: {e}')
+            if not jobs:
+                continue
             time_round_robin(jobs, device, warmup=args.warmup, iters=args.iters,
                              min_time=args.min_time, max_time=args.max_time)
             for row, _ in jobs:
                 rows.append(row)
-                print(f'# {row["model"]} {row["resolution"]} {precision}: net '
+                print(f'# {row["model"]} {row["resolution"]} {precision} {row["backend"]}: net '
                       f'{row["net_ms"]:.2f} ms'
                       + (f', engine {row["engine_ms"]:.2f} ms' if 'engine_ms' in row else ''),
                       flush=True)

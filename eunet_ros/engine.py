@@ -18,11 +18,21 @@ numpy in, numpy out. Frames are uint8 H x W x 3 arrays in an explicit colour ord
 So mask pixel (r, c) is the class of image pixel (r, c) at the camera's full
 resolution. Steps 1-4 all run on the inference device; only the uint8 masks (and
 overlays, when asked) come back to the host.
+
+The network runs in PyTorch or, on the CPU, in ONNX Runtime (``backend``; ``auto``
+picks ONNX Runtime for an EUnet on the CPU in fp32 when onnx and onnxruntime are
+installed, PyTorch everywhere else, CUDA included): see :mod:`eunet_ros.ort_backend`.
+On the CPU the resize of step 2 runs on the uint8 frame (the same antialiased
+bilinear filter, rounded once to uint8) and step 4 upsamples only the logits of
+pixels near a class boundary (:func:`upsample_argmax`), each several times faster
+than the float path with the same masks (docs/performance_history_cpu.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+import functools
 import logging
 import os
 from pathlib import Path
@@ -31,15 +41,19 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 from eunet_ros.checkpoint import Checkpoint, load_checkpoint
+from eunet_ros.model import EUnet
+from eunet_ros.ort_backend import onnxruntime_available, OrtError, OrtNetwork
 import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 __all__ = ['SegmentationEngine', 'Segmentation', 'EngineError', 'resolve_device',
-           'resolve_precision', 'letterbox_geometry', 'PRECISIONS']
+           'resolve_precision', 'resolve_backend', 'letterbox_geometry', 'upsample_argmax',
+           'PRECISIONS', 'BACKENDS']
 
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
+BACKENDS = ('auto', 'torch', 'onnxruntime')
 _DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 # CUDA graphs are kept per batch size (number of cameras in one call); beyond this many
 # distinct sizes the network runs eagerly rather than holding more graph memory.
@@ -90,6 +104,37 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return p
 
 
+def resolve_backend(backend: str, device: torch.device, precision: str,
+                    network: nn.Module) -> str:
+    """
+    Map ``auto`` to ``onnxruntime`` or ``torch``; refuse combinations that cannot run.
+
+    ``auto`` is ``onnxruntime`` for an EUnet on the CPU in fp32 when onnx and
+    onnxruntime import, else ``torch`` (so CUDA machines always run CUDA PyTorch).
+    """
+    b = str(backend).strip().lower()
+    if b not in BACKENDS:
+        raise EngineError(f'backend {backend!r} is not one of {", ".join(BACKENDS)}')
+    if b == 'auto':
+        if (device.type == 'cpu' and precision == 'fp32' and isinstance(network, EUnet)
+                and onnxruntime_available()[0]):
+            return 'onnxruntime'
+        return 'torch'
+    if b == 'onnxruntime':
+        if device.type != 'cpu':
+            raise EngineError(f'backend "onnxruntime" runs on the CPU only, but the device is '
+                              f'{device}; use backend "torch" or "auto" (CUDA PyTorch).')
+        if precision != 'fp32':
+            raise EngineError(f'backend "onnxruntime" runs fp32 only, got precision '
+                              f'{precision!r}; use precision "fp32" or "auto".')
+        ok, why = onnxruntime_available()
+        if not ok:
+            raise EngineError(f'backend "onnxruntime" needs the onnx and onnxruntime packages '
+                              f'({why}); pip install onnx onnxruntime, or use backend '
+                              '"torch".')
+    return b
+
+
 def letterbox_geometry(frame_hw: Tuple[int, int],
                        net_hw: Tuple[int, int]) -> Tuple[int, int]:
     """Size (h, w) a frame is resized to so it fits ``net_hw`` keeping its aspect ratio."""
@@ -103,17 +148,86 @@ def channel_argmax(logits: torch.Tensor) -> torch.Tensor:
     """
     Return the uint8 argmax over dim 0 of C x H x W logits (first maximum wins).
 
-    On the CPU a running maximum over the classes is about 5x faster than
-    ``argmax(0)``, whose strided reduction is slow; CUDA uses ``argmax``.
+    On the CPU a running maximum over the classes (:func:`argmax_np`) is several
+    times faster than ``argmax(0)``, whose strided reduction is slow; CUDA uses
+    ``argmax``.
     """
     if logits.device.type != 'cpu':
         return logits.argmax(0).to(torch.uint8)
-    best = logits[0].clone()
-    idx = torch.zeros(logits.shape[1:], dtype=torch.uint8, device=logits.device)
+    return torch.from_numpy(argmax_np(logits.float().numpy()))
+
+
+def argmax_np(logits: np.ndarray) -> np.ndarray:
+    """
+    Return the uint8 argmax over axis 0 of C x ... float logits (first maximum wins).
+
+    A running maximum over the classes in numpy: 1.5-2x faster than the same loop in
+    torch ops on one CPU thread, and far faster than ``argmax(0)``.
+    """
+    best = logits[0].copy()
+    idx = np.zeros(logits.shape[1:], np.uint8)
     for c in range(1, logits.shape[0]):
-        idx.masked_fill_(logits[c] > best, c)
-        torch.maximum(best, logits[c], out=best)
+        np.putmask(idx, logits[c] > best, c)
+        np.maximum(best, logits[c], out=best)
     return idx
+
+
+@functools.lru_cache(maxsize=64)
+def _bilinear_taps(n_in: int, n_out: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices i0, i1 and weights of i1 of torch's bilinear resize (align_corners=False)."""
+    scale = np.float32(n_in / n_out)
+    s = (np.arange(n_out, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+    s = np.maximum(s, np.float32(0.0))
+    i0 = np.minimum(s.astype(np.intp), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lam = (s - i0.astype(np.float32)).astype(np.float32)
+    for a in (i0, i1, lam):
+        a.setflags(write=False)
+    return i0, i1, lam
+
+
+# Above this fraction of output pixels near a class boundary, upsample_argmax
+# resizes all classes densely instead (noise-like logits of an untrained network).
+_SPARSE_LIMIT = 0.08
+
+
+def upsample_argmax(logits: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """
+    Return the argmax of C x h x w logits resized bilinearly to ``size`` (H, W), uint8.
+
+    The same mask as ``F.interpolate(..., mode='bilinear', align_corners=False)``
+    followed by the argmax, computed sparsely: bilinear interpolation mixes the same
+    four source pixels with the same weights for every class, so where those four
+    pixels share their argmax class c, c wins the interpolated logits too and the
+    pixel takes c without interpolating. Only pixels whose four source pixels
+    disagree (near class boundaries, a few percent of a real frame) are
+    interpolated, class by class. Beyond :data:`_SPARSE_LIMIT` of such pixels it
+    falls back to resizing every class plane (cv2, the same sampling as torch).
+    """
+    c, lh, lw = logits.shape
+    h, w = int(size[0]), int(size[1])
+    y0, y1, wy = _bilinear_taps(lh, h)
+    x0, x1, wx = _bilinear_taps(lw, w)
+    low = argmax_np(logits)
+    if c < 255:
+        # a cell (i, j) is uniform when its corners (i..i+1, j..j+1), clamped, agree
+        p = np.pad(low, ((0, 1), (0, 1)), mode='edge')
+        same = ((p[:-1, :-1] == p[1:, :-1]) & (p[:-1, :-1] == p[:-1, 1:])
+                & (p[:-1, :-1] == p[1:, 1:]))
+        cell = np.where(same, low, np.uint8(255))
+        out = cell.take(y0, axis=0).take(x0, axis=1)
+        ys, xs = np.nonzero(out == 255)
+        if len(ys) <= _SPARSE_LIMIT * h * w:
+            if len(ys):
+                fy, fx = wy[ys], wx[xs]
+                a, b, left, right = y0[ys], y1[ys], x0[xs], x1[xs]
+                top = logits[:, a, left] * (1 - fx) + logits[:, a, right] * fx
+                bottom = logits[:, b, left] * (1 - fx) + logits[:, b, right] * fx
+                out[ys, xs] = argmax_np(top * (1 - fy) + bottom * fy)
+            return out
+    planes = np.stack([cv2.resize(np.ascontiguousarray(logits[k], dtype=np.float32), (w, h),
+                                  interpolation=cv2.INTER_LINEAR) for k in range(c)])
+    return argmax_np(planes)
 
 
 def palette_lut(palette_bgr: np.ndarray) -> np.ndarray:
@@ -142,6 +256,51 @@ def blend_overlay(frame: np.ndarray, mask: np.ndarray, lut: np.ndarray, color_or
     return out
 
 
+def _resize_uint8(frame: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """
+    Resize a uint8 H x W x 3 CPU frame to 1 x 3 x ``size`` uint8, as the float path does.
+
+    The same bilinear filter (antialiased when shrinking) on the uint8 image, where
+    torch has SIMD kernels for the channels-last layout a numpy frame already has:
+    about 10x faster than converting the full frame to float first, with results
+    that differ by the one rounding to uint8 (at most 1 grey level).
+    """
+    x = frame.permute(2, 0, 1).unsqueeze(0)
+    h, w = frame.shape[:2]
+    if (h, w) == tuple(size):
+        return x
+    try:
+        return F.interpolate(x, size=size, mode='bilinear', align_corners=False,
+                             antialias=size[0] < h or size[1] < w)
+    except (RuntimeError, NotImplementedError):  # an old torch without the uint8 kernels
+        y = F.interpolate(x.float(), size=size, mode='bilinear', align_corners=False,
+                          antialias=size[0] < h or size[1] < w)
+        return y.round_().clamp_(0, 255).to(torch.uint8)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: Optional[int]):
+    """
+    Run the block with ``n`` torch threads (None: unchanged), then restore the count.
+
+    The engine's own CPU tensor work (letterbox, normalisation) is small: with more
+    than one OpenMP thread every op ends in a barrier that waits for the other
+    thread to be scheduled, and on a CPU shared with other processes each such wait
+    costs milliseconds (docs/performance_history_cpu.md: 55 ms vs 12 ms per frame).
+    torch's thread count is process-wide, so other threads of the process running
+    torch at the same time see the change too.
+    """
+    old = torch.get_num_threads()
+    if n is None or n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 class SegmentationEngine:
     """
     EUnet inference on one device with a fixed precision.
@@ -153,19 +312,26 @@ class SegmentationEngine:
     :param model: use this module instead of building the checkpoint's EUnet (tests,
         other architectures); it must map N x 3 x H x W to N x C x H x W logits.
     :param warmup: run the network once at construction so the first frame is not slow.
-    :param num_threads: CPU threads for torch (None: torch's default).
+    :param num_threads: CPU threads for torch and ONNX Runtime (None: their default).
     :param cuda_graphs: on CUDA, capture the network in a CUDA graph per batch size and
         replay it. The letterbox fixes the input shape, so one capture serves every
         frame; replaying saves the launch cost of the network's many small kernels.
         If a capture fails the engine says why (``graphs_error``) and runs eagerly.
         Ignored on the CPU.
+    :param backend: ``auto``, ``torch`` or ``onnxruntime`` (see :func:`resolve_backend`).
+    :param cache_dir: ONNX cache folder of the ``onnxruntime`` backend (None: the
+        default, see :mod:`eunet_ros.ort_backend`; ``''``: no cache).
+
+    :ivar backend: the backend that runs the network (``torch`` or ``onnxruntime``).
+    :ivar backend_note: how it was set up (ONNX cache file, why ``auto`` fell back).
 
     """
 
     def __init__(self, checkpoint: Union[str, Path, Checkpoint], *, device: str = 'auto',
                  precision: str = 'auto', input_size: Optional[Sequence[int]] = None,
                  model: Optional[nn.Module] = None, warmup: bool = True,
-                 num_threads: Optional[int] = None, cuda_graphs: bool = True) -> None:
+                 num_threads: Optional[int] = None, cuda_graphs: bool = True,
+                 backend: str = 'auto', cache_dir: Union[str, Path, None] = None) -> None:
         if not isinstance(checkpoint, Checkpoint):
             checkpoint = load_checkpoint(checkpoint)
         self.checkpoint = checkpoint
@@ -179,9 +345,33 @@ class SegmentationEngine:
             raise EngineError(f'input_size must be (H, W) with sides >= 16, got {size}')
         self.input_size = (int(size[0]), int(size[1]))
         net = model if model is not None else checkpoint.build_model()
+        self.backend = resolve_backend(backend, self.device, self.precision, net)
+        self.backend_note = ''
         self.model = net.eval().to(self.device)
-        if self.device.type == 'cuda':
-            self.model = self.model.to(memory_format=torch.channels_last)
+        multiple = int(getattr(getattr(self.model, 'config', None), 'multiple', 1))
+        # Allocate the batch at the network's padded size so the model never pads.
+        self._padded = tuple(-(-s // multiple) * multiple for s in self.input_size)
+        self._ort = None
+        if self.backend == 'onnxruntime':
+            try:
+                self._ort = OrtNetwork(self.model, self._padded, num_threads=num_threads,
+                                       cache_dir=cache_dir)
+                self.backend_note = self._ort.note
+            except OrtError as e:
+                if str(backend).strip().lower() != 'auto':
+                    raise EngineError(str(e)) from None
+                self.backend = 'torch'
+                self.backend_note = f'onnxruntime unusable, fell back to torch: {e}'
+                _log.warning(self.backend_note)
+        # channels_last: cuDNN's fast layout on CUDA; on the CPU oneDNN runs EUnet's
+        # depthwise convolutions 1.2-1.8x faster in it (docs/performance_history_cpu.md)
+        self._channels_last = self.device.type == 'cuda' or (
+            self.backend == 'torch' and self.precision == 'fp32' and isinstance(net, EUnet))
+        if self._channels_last:
+            try:
+                self.model = self.model.to(memory_format=torch.channels_last)
+            except RuntimeError:  # a custom network with parameters that are not 4-D
+                self._channels_last = False
         if self.precision != 'fp32':
             self.model = self.model.to(self.dtype)
         self.class_names = list(checkpoint.class_names)
@@ -196,10 +386,9 @@ class SegmentationEngine:
         self.palette_rgb = pal
         self._lut = palette_lut(pal[:, ::-1])
         self._palette_bgr = torch.from_numpy(pal[:, ::-1].copy()).to(self.device)
-        # Allocate the batch at the network's padded size so the model never pads.
-        multiple = int(getattr(getattr(self.model, 'config', None), 'multiple', 1))
-        self._padded = tuple(-(-s // multiple) * multiple for s in self.input_size)
         self._lock = threading.Lock()
+        # CPU: pre- and post-processing on one torch thread (see _torch_threads)
+        self._prepost_threads: Optional[int] = 1 if self.device.type == 'cpu' else None
         self._use_graphs = bool(cuda_graphs) and self.device.type == 'cuda'
         self._graphs: Dict[int, Tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
         self.graphs_error: Optional[str] = None
@@ -209,11 +398,11 @@ class SegmentationEngine:
 
     @property
     def description(self) -> str:
-        """One line: checkpoint, device, precision, input size."""
+        """One line: checkpoint, device, backend, precision, input size."""
         dev = str(self.device)
         if self.device.type == 'cuda':
             dev += f' ({torch.cuda.get_device_name(self.device)})'
-        return (f'{self.checkpoint.name} on {dev}, {self.precision}, '
+        return (f'{self.checkpoint.name} on {dev} ({self.backend}), {self.precision}, '
                 f'input {self.input_size[1]}x{self.input_size[0]}'
                 + (', CUDA graphs' if self._use_graphs else ''))
 
@@ -259,6 +448,21 @@ class SegmentationEngine:
 
     def _infer(self, frames: Sequence[np.ndarray], color_order: str, want: List[bool],
                alpha: float) -> List[Segmentation]:
+        serial = self._prepost_threads
+        with _torch_threads(serial):
+            batch, uploaded, geoms = self._preprocess(frames, color_order)
+        if self._ort is not None:
+            logits = self._ort(batch)
+        else:
+            if self._channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            logits = self._network(batch.to(self.dtype))
+        with _torch_threads(serial):
+            return self._postprocess(frames, uploaded, geoms, logits, color_order, want, alpha)
+
+    def _preprocess(self, frames: Sequence[np.ndarray], color_order: str) -> Tuple[
+            torch.Tensor, List[torch.Tensor], List[Tuple[int, int, int, int]]]:
+        """Upload, letterbox and normalise the frames into one padded float batch."""
         dev = self.device
         nh, nw = self.input_size
         flip = (color_order == 'bgr') != self._net_bgr
@@ -268,27 +472,45 @@ class SegmentationEngine:
         for i, f in enumerate(frames):
             t = torch.from_numpy(np.ascontiguousarray(f)).to(dev, non_blocking=True)
             uploaded.append(t)
-            x = (t.flip(-1) if flip else t).permute(2, 0, 1).unsqueeze(0).float()
             h, w = f.shape[:2]
             rh, rw = letterbox_geometry((h, w), (nh, nw))
-            if (rh, rw) != (h, w):
-                x = F.interpolate(x, size=(rh, rw), mode='bilinear', align_corners=False,
-                                  antialias=rh < h or rw < w)
+            if dev.type == 'cpu':
+                x = _resize_uint8(t, (rh, rw))
+                x = (x.flip(1) if flip else x).float()
+            else:
+                x = (t.flip(-1) if flip else t).permute(2, 0, 1).unsqueeze(0).float()
+                if (rh, rw) != (h, w):
+                    x = F.interpolate(x, size=(rh, rw), mode='bilinear', align_corners=False,
+                                      antialias=rh < h or rw < w)
             batch[i, :, :rh, :rw] = ((x - self._mean) * self._inv_std)[0]
             geoms.append((h, w, rh, rw))
-        if dev.type == 'cuda':
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        logits = self._network(batch.to(self.dtype))
+        return batch, uploaded, geoms
+
+    def _postprocess(self, frames: Sequence[np.ndarray], uploaded: List[torch.Tensor],
+                     geoms: List[Tuple[int, int, int, int]], logits: torch.Tensor,
+                     color_order: str, want: List[bool], alpha: float) -> List[Segmentation]:
+        """Crop, resize and argmax the logits of each frame; overlays where asked."""
+        dev = self.device
         results = []
         for i, (h, w, rh, rw) in enumerate(geoms):
             lg = logits[i:i + 1, :, :rh, :rw].float()
-            if (rh, rw) != (h, w):
-                lg = F.interpolate(lg, size=(h, w), mode='bilinear', align_corners=False)
-            if self._binary:
-                mask = (lg[0, 0] > 0).to(torch.uint8)
+            if dev.type == 'cpu' and not self._binary:
+                arr = lg[0].numpy()
+                if arr.strides[0] < arr.strides[-1]:   # channels_last logits: class planes
+                    arr = np.ascontiguousarray(arr)
+                if (rh, rw) != (h, w):
+                    mask_np = upsample_argmax(arr, (h, w))
+                else:
+                    mask_np = argmax_np(arr)
+                mask = torch.from_numpy(mask_np)
             else:
-                mask = channel_argmax(lg[0])
-            mask_np = mask.cpu().numpy()
+                if (rh, rw) != (h, w):
+                    lg = F.interpolate(lg, size=(h, w), mode='bilinear', align_corners=False)
+                if self._binary:
+                    mask = (lg[0, 0] > 0).to(torch.uint8)
+                else:
+                    mask = channel_argmax(lg[0])
+                mask_np = mask.cpu().numpy()
             ov = None
             if want[i]:
                 if dev.type == 'cpu':

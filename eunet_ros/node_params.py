@@ -30,6 +30,7 @@ __all__ = [
     'GLOBAL_PARAMS',
     'DEFAULT_GROUPS',
     'PRECISIONS',
+    'BACKENDS',
     'TRANSPORTS',
     'RELIABILITIES',
     'RESERVED_NAMES',
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
+BACKENDS = ('auto', 'torch', 'onnxruntime')
 TRANSPORTS = ('raw', 'compressed')
 RELIABILITIES = ('best_effort', 'reliable')
 NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
@@ -137,8 +139,12 @@ GLOBAL_PARAMS: Tuple[ParamSpec, ...] = (
     _p('input_size', [0, 0], 'Network input [height, width] frames are letterboxed to; '
        '[0, 0]: the size stored in the checkpoint.',
        constraints='[0, 0] or [H, W] with 16 <= H, W <= 8192'),
-    _p('cpu_threads', 0, 'Torch CPU threads for inference; 0: torch default.',
-       min_value=0, max_value=256),
+    _p('backend', 'auto', 'What runs the network: auto (ONNX Runtime for an EUnet on the CPU '
+       'in fp32 when onnx and onnxruntime are installed, else PyTorch; CUDA always runs '
+       'PyTorch), torch, onnxruntime (CPU, fp32; the ONNX file is exported once into '
+       '~/.cache/eunet_ros/onnx or $EUNET_ROS_CACHE_DIR/onnx).', choices=BACKENDS),
+    _p('cpu_threads', 0, 'CPU threads of torch and ONNX Runtime for inference; 0: their '
+       'default.', min_value=0, max_value=256),
     _p('cuda_graphs', True, 'On CUDA, replay the network from a CUDA graph captured per '
        'batch size (saves kernel-launch time; falls back to eager if capture fails). '
        'Ignored on the CPU.'),
@@ -230,6 +236,7 @@ class NodeSettings:
     output_reliability: str = 'reliable'
     diagnostics_period: float = 1.0
     cuda_graphs: bool = True
+    backend: str = 'auto'
 
 
 def _spec(name: str) -> ParamSpec:
@@ -344,6 +351,7 @@ def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
         output_reliability=_choice(values, 'output_qos.reliability', RELIABILITIES),
         diagnostics_period=float(_number(values, 'diagnostics_period')),
         cuda_graphs=bool(values['cuda_graphs']),
+        backend=_choice(values, 'backend', BACKENDS),
     )
 
 

@@ -166,7 +166,8 @@ class SegmentNode(Node):
                                             precision=settings.precision,
                                             input_size=settings.input_size, warmup=True,
                                             num_threads=settings.cpu_threads,
-                                            cuda_graphs=settings.cuda_graphs)
+                                            cuda_graphs=settings.cuda_graphs,
+                                            backend=settings.backend)
             except (CheckpointError, EngineError) as e:
                 raise StartupError(str(e)) from None
         self._engine = engine
@@ -238,6 +239,8 @@ class SegmentNode(Node):
         self._ready = True
         self._worker.start()
         log.info(f'model: {engine.description}')
+        if getattr(engine, 'backend_note', ''):
+            log.info(f'backend: {engine.backend_note}')
         if getattr(engine, 'graphs_error', None):
             log.warn(f'CUDA graphs are off, the network runs eagerly: {engine.graphs_error}')
         log.info(f'image conversion: {why}')
@@ -476,6 +479,7 @@ class SegmentNode(Node):
             ('checkpoint', self._engine.checkpoint.name),
             ('device', str(self._engine.device)),
             ('precision', self._engine.precision),
+            ('backend', str(getattr(self._engine, 'backend', 'torch'))),
             ('input_size', f'{self._engine.input_size[1]}x{self._engine.input_size[0]}'),
             ('inference_p50_ms', _ms(p50)),
             ('inference_p99_ms', _ms(p99)),

@@ -11,8 +11,8 @@ Examples (one line each)::
     ros2 launch eunet_ros segment.launch.py use_sim_time:=true
         config:=$(ros2 pkg prefix eunet_ros)/share/eunet_ros/config/eufs_sim.yaml
 
-The arguments checkpoint, device and camera_topic override the config file only when
-given; left empty, the config file's value stands.
+The arguments checkpoint, device, backend and camera_topic override the config file
+only when given; left empty, the config file's value stands.
 """
 
 from launch import LaunchDescription
@@ -32,7 +32,7 @@ def _truthy(text):
 def _segment_node(context, *args, **kwargs):
     """Build segment_node with the config file and only the overrides that were given."""
     overrides = {'use_sim_time': _truthy(LaunchConfiguration('use_sim_time').perform(context))}
-    for name in ('checkpoint', 'device', 'camera_topic'):
+    for name in ('checkpoint', 'device', 'backend', 'camera_topic'):
         value = LaunchConfiguration(name).perform(context).strip()
         if value:
             overrides[name] = value
@@ -63,6 +63,10 @@ def generate_launch_description():
             'device', default_value='',
             description='Inference device: auto, cpu, cuda or cuda:N. Empty: keep the config '
                         'file value.'),
+        DeclareLaunchArgument(
+            'backend', default_value='',
+            description='What runs the network: auto, torch or onnxruntime (CPU). Empty: '
+                        'keep the config file value.'),
         DeclareLaunchArgument(
             'namespace', default_value='',
             description='Namespace of segment_node and all its topics.'),

@@ -28,7 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH = ROOT / 'launch' / 'segment.launch.py'
-EXPECTED_ARGS = {'config', 'checkpoint', 'device', 'namespace', 'camera_topic',
+EXPECTED_ARGS = {'config', 'checkpoint', 'device', 'backend', 'namespace', 'camera_topic',
                  'use_sim_time', 'rviz'}
 CONFIGS = ('default.yaml', 'eufs_sim.yaml', 'fsds.yaml')
 
