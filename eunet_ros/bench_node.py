@@ -715,7 +715,7 @@ def camera_main(argv: Optional[Sequence[str]] = None) -> int:
     dds_profile.apply_large_message_profile()  # 2.7 MB best-effort frames between processes
     return run_node(f'bench_camera_{a.frame_id}',
                     lambda: rclpy.create_node(f'bench_camera_{a.frame_id}_{os.getpid()}'),
-                    lambda node: _publish(node, a), (), [])
+                    lambda node, executor: _publish(node, a), (), [])
 
 
 if __name__ == '__main__':
