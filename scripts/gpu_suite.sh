@@ -27,9 +27,11 @@
 # trims the last step's timeout to what is left, so it always ends inside a 10-minute
 # device command:
 #   install        90 s  [~15 s]  pip install of ~65 wheels, import check
+#   cuda_checks    60 s  [~20 s]  pytest: CUDA-graph masks and overlays equal eager ones
 #   net_graphs    120 s  [~50 s]  network+engine, 1280x720 and 640x480, fp16 and bf16,
 #                                 batch 1, EUnet seed+fast and LRASPP, CUDA graphs
-#   net_eager      75 s  [~25 s]  the same without graphs, network only
+#   net_eager     100 s  [~50 s]  the same without graphs (network and engine): what
+#                                 the engine's CUDA graphs buy
 #   net_b4         75 s  [~30 s]  batch 4 (four cameras) at 1280x720, fp16 and bf16
 #   render         60 s  [~10 s]  512 synthetic scenes at 640x384 for training
 #   train_bf16     90 s  [~60 s]  training throughput, batch 64, bf16 AMP, 40 s timed
@@ -197,11 +199,18 @@ else
   NODE_1=(--cameras 1 --rate 60 --duration 30); NODE_4=(--cameras 4 --rate 60 --duration 120)
 fi
 
+# ---- 0) correctness on the GPU first: CUDA-graph replay gives the eager masks ----------
+if [ "$SMOKE" = 1 ]; then
+  skip cuda_checks 60 "the CUDA tests need a GPU (they are skipped on the CPU)"
+else
+  step cuda_checks 60 "$PY" -m pytest -q -p no:cacheprovider test/test_engine.py -k cuda
+fi
+
 # ---- a) the network (and engine) against the torchvision peer --------------------------
 step net_graphs 120 "$PY" -m eunet_ros.benchmark "${NET_COMMON[@]}" --resolutions "${NET_RES[@]}" \
   --precisions "${NET_PREC[@]}" --batch 1 --cuda-graphs --json "$WORK/net_graphs.json"
-step net_eager 75 "$PY" -m eunet_ros.benchmark "${NET_COMMON[@]}" --resolutions "${NET_RES[@]}" \
-  --precisions "${NET_PREC[@]}" --batch 1 --no-engine --json "$WORK/net_eager.json"
+step net_eager 100 "$PY" -m eunet_ros.benchmark "${NET_COMMON[@]}" --resolutions "${NET_RES[@]}" \
+  --precisions "${NET_PREC[@]}" --batch 1 --json "$WORK/net_eager.json"
 step net_b4 75 "$PY" -m eunet_ros.benchmark "${NET_COMMON[@]}" --resolutions "${NET_B4_RES[@]}" \
   --precisions "${NET_PREC[@]}" --batch 4 --cuda-graphs --json "$WORK/net_b4.json"
 
