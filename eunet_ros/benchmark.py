@@ -19,6 +19,11 @@ each resolution are letterboxed to it, as in the node).
     python -m eunet_ros.benchmark --device cpu --backends torch onnxruntime \
         --checkpoints models/eunet_fs_synthetic.pt
     python -m eunet_ros.benchmark --device cuda --precisions fp16 --cuda-graphs
+
+``python -m eunet_ros.benchmark node [options]`` is the end-to-end node benchmark
+(eunet_ros.bench_node): camera publisher processes -> segment_node (its own
+process) -> mask subscriber over DDS, latency from the camera stamp to the mask,
+dropped frames per camera; ``node --help`` lists its options.
 """
 
 from __future__ import annotations
@@ -224,7 +229,12 @@ def format_table(rows: Sequence[Dict[str, object]]) -> str:
             f'{r["net_min_ms"]:.2f}', f'{r["net_fps"]:.1f}',
             f'{r["engine_ms"]:.2f}' if 'engine_ms' in r else '-',
             f'{r["engine_fps"]:.1f}' if 'engine_fps' in r else '-'))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return text_table(lines)
+
+
+def text_table(lines: Sequence[Sequence[str]]) -> str:
+    """Render the header and rows of cells as fixed-width text: first column left-aligned."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     out = []
     for j, line in enumerate(lines):
         out.append('  '.join(c.rjust(widths[i]) if i else c.ljust(widths[i])
@@ -234,7 +244,8 @@ def format_table(rows: Sequence[Dict[str, object]]) -> str:
     return '\n'.join(out)
 
 
-def _resolution(s: str) -> Tuple[int, int]:
+def parse_resolution(s: str) -> Tuple[int, int]:
+    """Parse ``WxH`` (e.g. 640x480) for argparse; refuse anything else or sides below 16."""
     try:
         w, h = (int(v) for v in s.lower().split('x'))
     except ValueError:
@@ -248,6 +259,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(
         prog='python -m eunet_ros.benchmark', description=__doc__.split('\n\n')[0].strip(),
+        epilog='End-to-end node benchmark (camera -> segment_node -> mask over DDS): '
+               'python -m eunet_ros.benchmark node --help',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     p.add_argument('--variants', nargs='+', default=['seed', 'fast'],
@@ -261,7 +274,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument('--backends', nargs='+', default=['auto'], choices=list(BACKENDS),
                    help='engine backends to measure (auto: what the engine picks; a '
                         'backend that cannot run a model here is skipped with the reason)')
-    p.add_argument('--resolutions', nargs='+', type=_resolution,
+    p.add_argument('--resolutions', nargs='+', type=parse_resolution,
                    default=[(640, 480), (1280, 720)], help='WxH input sizes')
     p.add_argument('--precisions', nargs='+', default=['auto'],
                    choices=['auto', 'fp32', 'fp16', 'bf16'])
@@ -285,7 +298,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the benchmark; return the process exit code."""
+    """Run the benchmark (``node`` first: the node benchmark); return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ['node']:
+        from eunet_ros import bench_node
+        return bench_node.main(argv[1:])
     args = get_args_parser().parse_args(argv)
     if args.batch < 1:
         print('error: --batch must be >= 1', file=sys.stderr)

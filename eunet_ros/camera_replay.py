@@ -28,7 +28,6 @@ from eunet_ros.frame_source import FrameSource, FrameSourceError
 from eunet_ros.image_conversion import to_byte_array
 from eunet_ros.node_params import ConfigError, ParamSpec
 from eunet_ros.ros_util import declare, run_node
-import rclpy
 from rclpy.exceptions import NameValidationException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -223,7 +222,7 @@ def main(args: Optional[List[str]] = None) -> int:
     """Run camera_replay until done, Ctrl-C or an external shutdown; return the exit status."""
     _, dds_note = dds_profile.apply_large_message_profile()
     return run_node('camera_replay', lambda: CameraReplay(dds_note=dds_note),
-                    lambda node: rclpy.spin_until_future_complete(node, node.done),
+                    lambda node, executor: executor.spin_until_future_complete(node.done),
                     (ConfigError, FrameSourceError), args)
 
 

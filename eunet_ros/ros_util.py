@@ -92,26 +92,32 @@ def exit_cleanly_on_sigterm() -> bool:
     return False
 
 
-def run_node(name: str, make_node: Callable[[], Any], spin: Callable[[Any], None],
+def run_node(name: str, make_node: Callable[[], Any], spin: Callable[[Any, Any], None],
              startup_errors: Tuple[type, ...], args: Optional[List[str]] = None) -> int:
     """
     Run a node the way that works on Humble and later; return the exit status.
 
-    ``rclpy.init``; build the node; ``spin(node)`` until done, Ctrl-C or an external
+    ``rclpy.init``; build the node; ``spin(node, executor)`` until done, Ctrl-C or an external
     shutdown (no traceback for either); a ``startup_errors`` exception is logged as
     fatal with its message and gives status 1; always destroy the node and
     ``try_shutdown``. Load the DDS profile (eunet_ros.dds_profile) before calling.
+
+    The executor is made before the node, not lazily by ``rclpy.spin``: a SIGTERM that
+    shuts the context down between the node's start and its first spin would otherwise
+    make rclpy build its global executor on a dead context, which prints a traceback.
     """
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.logging import get_logger
     rclpy.init(args=args)
     exit_cleanly_on_sigterm()
     node = None
     rc = 0
+    executor = SingleThreadedExecutor()
     try:
         node = make_node()
-        spin(node)
+        executor.add_node(node)
+        spin(node, executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as e:  # noqa: B902 - sorted out below
@@ -123,6 +129,7 @@ def run_node(name: str, make_node: Callable[[], Any], spin: Callable[[Any], None
         else:
             raise
     finally:
+        executor.shutdown(timeout_sec=1.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

@@ -45,7 +45,6 @@ from eunet_ros.ros_util import declare, run_node
 from eunet_ros.stats import CameraStats, LatencyWindow, LogThrottle
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
 from rclpy.exceptions import NameValidationException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -532,7 +531,8 @@ def _image(header: Any, a: np.ndarray, encoding: str) -> Image:
 def main(args: Optional[List[str]] = None) -> int:
     """Run segment_node until Ctrl-C or an external shutdown; return the exit status."""
     _, dds_note = dds_profile.apply_large_message_profile()
-    return run_node('segment_node', lambda: SegmentNode(dds_note=dds_note), rclpy.spin,
+    return run_node('segment_node', lambda: SegmentNode(dds_note=dds_note),
+                    lambda node, executor: executor.spin(),
                     (StartupError,), args)
 
 

@@ -28,9 +28,11 @@ import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # eunet_ros of this checkout (the demo runs before sourcing)
+
+from eunet_ros.child_process import ChildExited, ChildProcess  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 class DemoError(RuntimeError):
@@ -114,49 +116,6 @@ def executable(ws: Path, name: str) -> Path:
     if not exe.exists():
         raise DemoError(f'{exe} is missing: the install space has no {name} (make build)')
     return exe
-
-
-class Child:
-    """A child process whose output goes to a log file; stopped with SIGINT."""
-
-    def __init__(self, name: str, cmd: List[str], env: Dict[str, str], logfile: Path) -> None:
-        self.name = name
-        self.logfile = logfile
-        self._fh = open(logfile, 'w')
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._fh, stderr=subprocess.STDOUT,
-                                     cwd=ROOT, start_new_session=True)
-
-    def check_alive(self) -> None:
-        """Raise DemoError with the tail of the log if the process has exited."""
-        rc = self.proc.poll()
-        if rc is not None:
-            raise DemoError(f'{self.name} exited with status {rc}; last lines of '
-                            f'{self.logfile}:\n{self.tail()}')
-
-    def tail(self, n: int = 15) -> str:
-        """Return the last lines of the log."""
-        self._fh.flush()
-        try:
-            return '\n'.join(self.logfile.read_text(errors='replace').splitlines()[-n:])
-        except OSError:
-            return ''
-
-    def stop(self, timeout: float = 10.0) -> Optional[int]:
-        """Send SIGINT (Ctrl-C), wait, escalate to SIGTERM/SIGKILL; return the exit code."""
-        if self.proc.poll() is None:
-            for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5.0),
-                              (signal.SIGKILL, 5.0)):
-                try:
-                    self.proc.send_signal(sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        self._fh.close()
-        return self.proc.returncode
 
 
 # --------------------------------------------------------------------------- recorder
@@ -355,7 +314,7 @@ def run(args: argparse.Namespace) -> dict:
     config = install_prefix(args.ws) / 'share' / 'eunet_ros' / 'config' / 'default.yaml'
     if not config.exists():
         raise DemoError(f'{config} is missing from the install space (make build)')
-    children: List[Child] = []
+    children: List[ChildProcess] = []
     recorder = None
     import rclpy
     rclpy.init()
@@ -366,7 +325,8 @@ def run(args: argparse.Namespace) -> dict:
                     '--params-file', str(config), '-p', f'device:={args.device}']
         if args.checkpoint:
             node_cmd += ['-p', f'checkpoint:={args.checkpoint}']
-        node = Child('segment_node', node_cmd, env, logs / 'segment_node.log')
+        node = ChildProcess('segment_node', node_cmd, env=env, cwd=ROOT, new_session=True,
+                            logfile=logs / 'segment_node.log')
         children.append(node)
         recorder = Recorder(args.out, args.fps)
         deadline = time.monotonic() + 120
@@ -385,12 +345,12 @@ def run(args: argparse.Namespace) -> dict:
         # max_frames: camera_replay exits by itself after exactly n_frames, so the count
         # of frames sent is known; it holds the first frame until the node and the
         # recorder are both subscribed.
-        replay = Child('camera_replay', [
+        replay = ChildProcess('camera_replay', [
             str(executable(args.ws, 'camera_replay')), '--ros-args',
             '-p', f'source:={video}', '-p', f'rate:={float(args.fps)!r}', '-p', 'loop:=true',
             '-p', f'max_frames:={n_frames}', '-p', 'wait_for_subscribers:=2',
-            '-p', 'topic:=camera/image', '-p', 'frame_id:=camera'], env,
-            logs / 'camera_replay.log')
+            '-p', 'topic:=camera/image', '-p', 'frame_id:=camera'], env=env, cwd=ROOT,
+            new_session=True, logfile=logs / 'camera_replay.log')
         children.append(replay)
         log(f'step 4/5: recording the node outputs for {args.duration:g} s')
         deadline = time.monotonic() + args.duration + 60
@@ -471,7 +431,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         s = run(args)
-    except DemoError as e:
+    except (DemoError, ChildExited) as e:
         print(f'[demo] FAILED: {e}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,0 +1,725 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+End-to-end node benchmark: camera publishers -> segment_node -> mask subscriber, over DDS.
+
+``python -m eunet_ros.benchmark node [options]`` runs on one machine:
+
+* segment_node as a process of its own, started as its console script is
+  (``python -m eunet_ros.segment_node --ros-args -p device:=... ...``), in a
+  namespace of its own, one node camera per publisher;
+* one camera publisher process per camera: a few pre-built bgr8
+  sensor_msgs/Image frames at ``--resolution``, published best effort (as camera
+  drivers do) at ``--rate`` from a fixed schedule, each stamped with the wall
+  clock just before it goes out; it keeps every stamp it sent;
+* here, a subscriber to every camera's ``mask`` (and ``overlay`` with
+  ``--overlay``, so that the node computes it) and to ``/diagnostics``.
+
+Latency of a frame: the wall-clock time its mask arrived here minus its camera
+stamp (the node copies the header). The run waits until every camera has had a
+mask (the node is ready), lets ``--warmup`` seconds pass, then measures
+``--duration`` seconds. A frame belongs to the run when its stamp lies in that
+window: ``sent`` counts what the publishers sent in it, ``received`` the masks of
+those frames that arrived (waiting after the window until every camera has a
+newer mask); ``dropped_pct`` = 100 x (1 - received / sent), per camera and over
+all. ``node_dropped`` (from the node's /diagnostics, so within about 0.25 s at the
+window's edges) says how many of them the node replaced by a newer frame while
+inference was busy, rather than losing them on the way. Latency growth: the
+p50 of the first quarter of the window against the last quarter;
+``latency_grows`` is true when the last is over 1.2 times the first and 1 ms
+more.
+
+A process that exits early fails the benchmark with the end of its log; Ctrl-C
+or SIGTERM stop every process it started. Example::
+
+    python -m eunet_ros.benchmark node --device cpu --resolution 640x480 --rate 30
+    python -m eunet_ros.benchmark node --device cuda --cameras 4 --rate 60 --duration 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import io
+import json
+import math
+import os
+from pathlib import Path
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Dict, List, MutableMapping, Optional, Sequence, Tuple
+
+from eunet_ros import dds_profile
+from eunet_ros.child_process import ChildExited, ChildProcess
+from eunet_ros.fileio import atomic_write_bytes
+from eunet_ros.image_conversion import to_byte_array
+from eunet_ros.stats import percentiles
+import numpy as np
+
+__all__ = ['BenchError', 'BadInput', 'get_args_parser', 'main', 'run', 'summarise',
+           'format_table', 'camera_main']
+
+NS = 1_000_000_000
+PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+
+
+class BenchError(RuntimeError):
+    """The run failed (a process died, no masks came); the message says which and why."""
+
+
+class BadInput(BenchError):
+    """An option, a file or the environment does not allow a run; the message says what to do."""
+
+
+# --------------------------------------------------------------------------- options
+def _at_least(cast: Callable[[str], Any], minimum: float, *, strict: bool) -> Callable:
+    """Return an argparse type: a number (``cast``) above ``minimum`` (or equal, not strict)."""
+    def parse(text: str) -> Any:
+        try:
+            v = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+        if not math.isfinite(v) or v < minimum or (strict and v == minimum):
+            raise argparse.ArgumentTypeError(
+                f'{text} must be {"more than" if strict else "at least"} {minimum:g}')
+        return v
+    return parse
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except where there is none to show (None, an empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default == []:
+            return action.help or ''
+        return super()._get_help_string(action)
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser of ``python -m eunet_ros.benchmark node``."""
+    from eunet_ros.benchmark import parse_resolution
+    from eunet_ros.model import VARIANTS
+    p = argparse.ArgumentParser(
+        prog='python -m eunet_ros.benchmark node',
+        description='End-to-end node benchmark: camera publisher processes -> segment_node '
+                    '(its own process) -> mask subscriber, over DDS on this machine. Prints '
+                    'a table; appends a row to --json.',
+        formatter_class=_HelpFormatter)
+    p.add_argument('--device', default='auto', help='segment_node device: auto, cpu, cuda, '
+                   'cuda:N')
+    p.add_argument('--precision', default='auto', choices=['auto', 'fp32', 'fp16', 'bf16'],
+                   help='segment_node precision (auto: fp16 on CUDA, fp32 on the CPU)')
+    m = p.add_mutually_exclusive_group()
+    m.add_argument('--checkpoint', default=None, metavar='PATH',
+                   help='checkpoint the node loads (default: the packaged '
+                        'models/eunet_fs_synthetic.pt or $EUNET_CHECKPOINT)')
+    m.add_argument('--variant', default=None, choices=sorted(VARIANTS), metavar='NAME',
+                   help='instead of a checkpoint: a random-init EUnet of this variant ('
+                        f'{", ".join(sorted(VARIANTS))}) at its default input size (timing '
+                        'only)')
+    p.add_argument('--cameras', type=_at_least(int, 1, strict=False), default=1, metavar='N',
+                   help='cameras (one publisher process each)')
+    p.add_argument('--rate', type=_at_least(float, 0, strict=True), default=30.0, metavar='HZ',
+                   help='frames per second of each camera')
+    p.add_argument('--resolution', type=parse_resolution, default='1280x720', metavar='WxH',
+                   help='WxH of the bgr8 camera frames')
+    p.add_argument('--duration', type=_at_least(float, 0, strict=True), default=20.0,
+                   metavar='S',
+                   help='seconds measured')
+    p.add_argument('--warmup', type=_at_least(float, 0, strict=False), default=3.0, metavar='S',
+                   help='seconds after the node is ready (first mask of every camera) that '
+                        'do not count')
+    p.add_argument('--overlay', action=argparse.BooleanOptionalAction, default=False,
+                   help='subscribe to the overlays too, so the node computes and publishes '
+                        'them (latency is still camera stamp -> mask)')
+    p.add_argument('--node-param', action='append', default=[], metavar='NAME:=VALUE',
+                   help='more segment_node parameters, e.g. max_batch:=1 or '
+                        '"input_size:=[720, 1280]" (repeatable)')
+    p.add_argument('--startup-timeout', type=_at_least(float, 0, strict=True), default=180.0,
+                   metavar='S',
+                   help='seconds the node may take to deliver the first mask of every camera')
+    p.add_argument('--log-dir', default=None, metavar='DIR',
+                   help='keep the logs of the node and the publishers here (default: a '
+                        'temporary folder; a failure shows the end of the log)')
+    p.add_argument('--json', default='benchmark_node.json', metavar='PATH',
+                   help="file the result row is appended to ('' : none)")
+    return p
+
+
+# --------------------------------------------------------------------------- main
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the node benchmark; print the table; return the exit status (0: measured)."""
+    args = get_args_parser().parse_args(argv)
+    try:
+        env, row = run(args)
+    except KeyboardInterrupt:
+        print('node benchmark interrupted: every process it started is stopped',
+              file=sys.stderr)
+        return 130
+    except BenchError as e:  # bad input: 2, a failed run: 1
+        bad = isinstance(e, BadInput)
+        print(f'error: {e}' if bad else f'node benchmark FAILED: {e}', file=sys.stderr)
+        return 2 if bad else 1
+    print()
+    print(format_table(row), flush=True)
+    if args.json:
+        n = append_json(args.json, env, _args_dict(args), row)
+        print(f'\nappended the row to {args.json} ({n} rows)')
+    if row['node_exit_code'] != 0:
+        print(f'node benchmark FAILED: segment_node did not stop cleanly on Ctrl-C (exit '
+              f'status {row["node_exit_code"]})', file=sys.stderr)
+        return 1
+    return 0
+
+
+def _args_dict(args: argparse.Namespace) -> Dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()}
+
+
+def read_json(path: str) -> Optional[Dict[str, Any]]:
+    """
+    Read an existing result file to append to.
+
+    :returns: its content, or None when there is no file.
+    :raises BadInput: the file is not a result file of the benchmark.
+    """
+    p = Path(path)
+    if not p.exists():
+        if not p.resolve().parent.is_dir():
+            raise BadInput(f'--json {path}: the folder {p.resolve().parent} does not exist')
+        return None
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise BadInput(f'--json {path} exists but cannot be read as JSON ({e}); give another '
+                       'file or move it away') from None
+    if not isinstance(data, dict) or not isinstance(data.get('rows'), list):
+        raise BadInput(f'--json {path} is not a benchmark result file (no "rows" list); give '
+                       'another file or move it away')
+    return data
+
+
+def append_json(path: str, env: Dict[str, Any], args: Dict[str, Any],
+                row: Dict[str, Any]) -> int:
+    """Append ``row`` to the result file (atomically); return how many rows it holds."""
+    data = read_json(path) or {'rows': []}
+    data['environment'] = env
+    data['args'] = args
+    data['rows'].append(row)
+    atomic_write_bytes(path, (json.dumps(data, indent=2) + '\n').encode(), durable=False)
+    return len(data['rows'])
+
+
+def _resolve_checkpoint(args: argparse.Namespace, folder: Path) -> Path:
+    if args.variant:
+        import torch
+        from eunet_ros.checkpoint import save_checkpoint
+        from eunet_ros.model import build_eunet, VARIANTS
+        torch.manual_seed(0)
+        return save_checkpoint(folder / f'random_{args.variant}.pt',
+                               model=build_eunet(variant=args.variant),
+                               input_size=VARIANTS[args.variant].input_size,
+                               variant=args.variant,
+                               provenance={'note': 'random init, for timing only'})
+    if args.checkpoint:
+        path = Path(args.checkpoint)
+    else:
+        from eunet_ros.engine import default_checkpoint_path
+        path = default_checkpoint_path()
+        if path is None:
+            raise BadInput('no --checkpoint given and no packaged model found '
+                           '(models/eunet_fs_synthetic.pt, $EUNET_CHECKPOINT): give '
+                           '--checkpoint PATH, or --variant fast to time a random-init network')
+    if not path.is_file():
+        raise BadInput(f'checkpoint {path} does not exist or is not a file: give --checkpoint '
+                       'PATH of an eunet_ros checkpoint, or --variant fast to time a '
+                       'random-init network')
+    return path.resolve()
+
+
+def environment_info(device: Any) -> Dict[str, Any]:
+    """Describe the machine, versions and middleware for the JSON output."""
+    from eunet_ros.benchmark import environment
+    env = environment(device)
+    env['ros_distro'] = os.environ.get('ROS_DISTRO')
+    env['rmw_implementation'] = os.environ.get('RMW_IMPLEMENTATION') or 'default'
+    env['ros_domain_id'] = os.environ.get('ROS_DOMAIN_ID')
+    env['dds_profile'] = dds_profile.apply_large_message_profile(dict(os.environ))[1]
+    try:  # Fast DDS shares images through /dev/shm; a small one (containers) hurts
+        env['dev_shm_mib'] = round(shutil.disk_usage('/dev/shm').total / 2**20)
+    except OSError:
+        env['dev_shm_mib'] = None
+    return env
+
+
+def run(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """
+    Check the options, run the measurement, summarise it.
+
+    :returns: ``(environment, row)``.
+    :raises BadInput: an option or the environment does not allow the run.
+    :raises BenchError: a process failed or no masks came.
+    """
+    from eunet_ros.engine import EngineError, resolve_device, resolve_precision
+    try:
+        device = resolve_device(args.device)
+        precision = resolve_precision(args.precision, device)
+    except EngineError as e:
+        raise BadInput(str(e)) from None
+    for p in args.node_param:
+        if ':=' not in p:
+            raise BadInput(f'--node-param {p!r} is not NAME:=VALUE (e.g. max_batch:=1)')
+    if args.json:
+        read_json(args.json)  # refuse a bad file now, not after the run
+    try:
+        import rclpy  # noqa: F401
+    except ImportError as e:
+        raise BadInput(f'the node benchmark needs ROS 2 ({e}): source your ROS 2 set-up, or '
+                       'pip install -r requirements-ros-pypi.txt') from None
+    env = environment_info(device)
+    with tempfile.TemporaryDirectory(prefix='eunet_bench_node_') as tmp:
+        logs = Path(args.log_dir) if args.log_dir else Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        checkpoint = _resolve_checkpoint(args, Path(tmp))
+        res = _measure(args, checkpoint, logs)
+    w, h = args.resolution
+    engine = res['engine_diag']
+    row: Dict[str, Any] = {
+        'mode': 'node', 'model': engine.get('model'),
+        'checkpoint': None if args.variant else str(checkpoint), 'variant': args.variant,
+        'cameras': args.cameras, 'rate_hz': args.rate, 'resolution': f'{w}x{h}',
+        'encoding': 'bgr8', 'device': engine.get('device', str(device)),
+        'precision': engine.get('precision', precision), 'input_size': engine.get('input_size'),
+        'backend': engine.get('backend'),
+        'overlay': args.overlay, 'node_params': list(args.node_param),
+        'duration_s': args.duration, 'warmup_s': args.warmup,
+        'startup_s': round(res['startup_s'], 2)}
+    row.update(res['summary'])
+    row['node_inference_ms_p50'] = _float(engine.get('inference_p50_ms'))
+    row['node_mean_batch_size'] = _float(engine.get('mean_batch_size'))
+    row['node_exit_code'] = res['node_exit_code']
+    if res['overlays'] is not None:
+        row['overlays_received'] = res['overlays']  # of frames in the window
+    return env, row
+
+
+def _float(v: Any) -> Optional[float]:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+# --------------------------------------------------------------------------- measurement
+def _stay_on_this_machine(env: MutableMapping[str, str]) -> None:
+    """Keep the benchmark's DDS traffic on this machine unless the user chose otherwise."""
+    if 'ROS_AUTOMATIC_DISCOVERY_RANGE' in env or 'ROS_LOCALHOST_ONLY' in env:
+        return
+    env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'  # Iron and later
+    if env.get('ROS_DISTRO', '').lower() == 'humble':
+        env['ROS_LOCALHOST_ONLY'] = '1'
+
+
+def _child_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    # the children import this very eunet_ros, installed or a source checkout
+    env['PYTHONPATH'] = os.pathsep.join(
+        [PACKAGE_PARENT] + [p for p in [env.get('PYTHONPATH')] if p])
+    env['PYTHONUNBUFFERED'] = '1'
+    env['RCUTILS_LOGGING_BUFFERED_STREAM'] = '0'
+    return env
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+class _Probe:
+    """This process's subscriber: mask arrival times by camera, overlays, diagnostics."""
+
+    def __init__(self, context: Any, name: str, ns: str, cameras: Sequence[str],
+                 overlay: bool, node_name: str) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import Image
+        self.node = rclpy.create_node(name, context=context)
+        self.masks: Dict[str, List[Tuple[int, int]]] = {c: [] for c in cameras}
+        self.overlays: Dict[str, List[int]] = {c: [] for c in cameras}  # stamps (ns)
+        # (arrival ns, camera, the node's frames_received, frames_dropped)
+        self.counters: List[Tuple[int, str, int, int]] = []
+        self.engine: Dict[str, str] = {}
+        self._engine_name = f'{node_name}: engine'
+        self._camera_names = {f'{node_name}: camera {c}': c for c in cameras}
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+        for c in cameras:
+            self.node.create_subscription(Image, f'{ns}/{c}/mask',
+                                          lambda m, c=c: self._on_mask(c, m), qos)
+            if overlay:
+                self.node.create_subscription(Image, f'{ns}/{c}/overlay',
+                                              lambda m, c=c: self._on_overlay(c, m), qos)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
+        self._executor = SingleThreadedExecutor(context=context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name='bench_probe', daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self._executor.spin()
+        except Exception:  # noqa: B902 - the context is shut down while spinning
+            pass
+
+    def _on_mask(self, camera: str, msg: Any) -> None:
+        t = time.time_ns()
+        s = msg.header.stamp
+        self.masks[camera].append((s.sec * NS + s.nanosec, t))
+
+    def _on_overlay(self, camera: str, msg: Any) -> None:
+        s = msg.header.stamp
+        self.overlays[camera].append(s.sec * NS + s.nanosec)
+
+    def _on_diag(self, msg: Any) -> None:
+        t = time.time_ns()
+        for st in msg.status:
+            values = {kv.key: kv.value for kv in st.values}
+            if st.name == self._engine_name:
+                self.engine = values
+            elif st.name in self._camera_names:
+                try:
+                    self.counters.append((t, self._camera_names[st.name],
+                                          int(values['frames_received']),
+                                          int(values['frames_dropped'])))
+                except (KeyError, ValueError):
+                    pass
+
+    def close(self) -> None:
+        """Stop spinning and destroy the node."""
+        self._executor.shutdown(timeout_sec=5.0)
+        self.node.destroy_node()
+        self._thread.join(5.0)
+
+
+def _measure(args: argparse.Namespace, checkpoint: Path, logs: Path) -> Dict[str, Any]:
+    import rclpy
+    tag = f'eunet_bench_{os.getpid()}'
+    ns = '/' + tag
+    node_name = f'segment_node_{os.getpid()}'
+    cams = [f'cam{i}' for i in range(args.cameras)]
+    w, h = args.resolution
+    _stay_on_this_machine(os.environ)  # before rclpy.init; the children inherit it
+    env = _child_env()
+    node_cmd = [sys.executable, '-m', 'eunet_ros.segment_node', '--ros-args',
+                '-r', f'__ns:={ns}', '-r', f'__node:={node_name}',
+                '-p', f'checkpoint:={checkpoint}', '-p', f'device:={args.device}',
+                '-p', f'precision:={args.precision}', '-p', f'cameras:=[{",".join(cams)}]',
+                '-p', f'publish_overlay:={str(args.overlay).lower()}',
+                '-p', 'diagnostics_period:=0.25']
+    for p in args.node_param:
+        node_cmd += ['-p', p]
+    # a publisher whose parent died without stopping it gives up by itself
+    max_s = args.startup_timeout + args.warmup + args.duration + 120.0
+    # a context of its own: rclpy installs no signal handlers for it, so Ctrl-C (and
+    # SIGTERM, below) raises KeyboardInterrupt here and the finally stops every process
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    in_main = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
+    children: List[ChildProcess] = []
+    probe = None
+    try:
+        model = f'random {args.variant}' if args.variant else checkpoint.name
+        print(f'# starting segment_node ({args.device}, {args.precision}, {model}) and '
+              f'{len(cams)} camera publisher(s) at {args.rate:g} Hz, {w}x{h} bgr8', flush=True)
+        node = ChildProcess('segment_node', node_cmd, env=env,
+                            logfile=logs / 'segment_node.log')
+        children.append(node)
+        probe = _Probe(context, f'{tag}_probe', ns, cams, args.overlay, node_name)
+        t_start = time.time_ns()
+        pubs: Dict[str, ChildProcess] = {}
+        for i, cam in enumerate(cams):
+            pubs[cam] = ChildProcess(f'camera publisher {cam}', [
+                sys.executable, '-m', 'eunet_ros.bench_node', '_camera',
+                '--topic', f'{ns}/{cam}/image', '--frame-id', cam, '--width', str(w),
+                '--height', str(h), '--rate', repr(float(args.rate)), '--seed', str(i),
+                '--out', str(logs / f'{cam}_sent.npy'), '--max-seconds', f'{max_s:.0f}'],
+                env=env, logfile=logs / f'{cam}_publisher.log')
+            children.append(pubs[cam])
+
+        def check() -> None:
+            for c in children:
+                try:
+                    c.check_alive()
+                except ChildExited as e:
+                    raise BenchError(str(e)) from None
+
+        deadline = time.monotonic() + args.startup_timeout
+        while not all(probe.masks[c] for c in cams):
+            check()
+            if time.monotonic() > deadline:
+                missing = [c for c in cams if not probe.masks[c]]
+                raise BenchError(f'no mask for camera(s) {", ".join(missing)} within '
+                                 f'{args.startup_timeout:g} s (--startup-timeout); last lines '
+                                 f'of the segment_node log:\n{node.tail()}')
+            time.sleep(0.05)
+        t_ready = time.time_ns()
+        startup_s = (t_ready - t_start) / NS
+        print(f'# segment_node ready after {startup_s:.1f} s (a mask from every camera); '
+              f'warm-up {args.warmup:g} s, then measuring {args.duration:g} s', flush=True)
+        w0 = t_ready + int(args.warmup * NS)
+        w1 = w0 + int(args.duration * NS)
+        next_note = w0 + 30 * NS
+        while time.time_ns() < w1:
+            check()
+            if time.time_ns() >= next_note and args.duration >= 30:
+                done = max(0, time.time_ns() - w0) / NS
+                print(f'# {done:.0f} of {args.duration:g} s', flush=True)
+                next_note += 30 * NS
+            time.sleep(0.05)
+        # the masks of the window's last frames are on their way: wait until every camera
+        # has a mask of a later frame (per camera they come in order) or 5 s passed
+        drain = time.monotonic() + 5.0
+        while time.monotonic() < drain and not all(probe.masks[c][-1][0] >= w1 for c in cams):
+            check()
+            time.sleep(0.01)
+        engine = dict(probe.engine)
+        sent: Dict[str, np.ndarray] = {}
+        for cam, pub in pubs.items():
+            rc = pub.stop()
+            path = logs / f'{cam}_sent.npy'
+            if rc != 0 or not path.is_file():
+                raise BenchError(f'{pub.name} did not stop cleanly (status {rc}); last lines of '
+                                 f'{pub.logfile}:\n{pub.tail()}')
+            sent[cam] = np.load(path)
+        node_rc = node.stop()
+        children.clear()
+        masks = {c: list(probe.masks[c]) for c in cams}
+        overlays = sum(sum(1 for s in set(probe.overlays[c]) if w0 <= s < w1) for c in cams) \
+            if args.overlay else None
+        counters = list(probe.counters)
+    finally:
+        for c in reversed(children):  # the publishers first, then the node
+            c.stop()
+        if probe is not None:
+            probe.close()
+        rclpy.try_shutdown(context=context)
+        if in_main:
+            signal.signal(signal.SIGTERM, old_term)
+    summary = summarise(sent, masks, w0, w1, args.rate)
+    if summary['received'] == 0:
+        raise BenchError('no mask of a frame sent in the measured window arrived; last lines '
+                         f'of the segment_node log:\n{node.tail()}')
+    _node_drops(summary, counters, w0, w1)
+    return {'summary': summary, 'engine_diag': engine, 'startup_s': startup_s,
+            'node_exit_code': node_rc, 'overlays': overlays}
+
+
+def _node_drops(summary: Dict[str, Any], counters: Sequence[Tuple[int, str, int, int]],
+                w0: int, w1: int) -> None:
+    """Add the node's own counts over the window (diagnostics nearest its edges)."""
+    total_rx = total_drop = 0
+    known = True
+    for cam in summary['per_camera']:
+        rows = [(t, rx, dr) for t, c, rx, dr in counters if c == cam['camera']]
+        if not rows:
+            known = False
+            continue
+        a = min(rows, key=lambda r: abs(r[0] - w0))
+        b = min(rows, key=lambda r: abs(r[0] - w1))
+        cam['node_received'] = b[1] - a[1]
+        cam['node_dropped'] = b[2] - a[2]
+        total_rx += cam['node_received']
+        total_drop += cam['node_dropped']
+    summary['node_received'] = total_rx if known else None
+    summary['node_dropped'] = total_drop if known else None
+
+
+# --------------------------------------------------------------------------- statistics
+def _entry(sent: int, received: int, lat_ms: np.ndarray, first: np.ndarray, last: np.ndarray,
+           seconds: float) -> Dict[str, Any]:
+    p50, p99 = percentiles(lat_ms, (50.0, 99.0))
+    f50, = percentiles(first, (50.0,))
+    l50, = percentiles(last, (50.0,))
+    e = {'sent': int(sent), 'received': int(received),
+         'dropped_pct': 100.0 * (1.0 - received / sent) if sent else None,
+         'latency_ms_p50': p50, 'latency_ms_p99': p99,
+         'latency_ms_max': float(lat_ms.max()) if lat_ms.size else None,
+         'latency_ms_mean': float(lat_ms.mean()) if lat_ms.size else None,
+         'latency_p50_first_quarter_ms': f50, 'latency_p50_last_quarter_ms': l50,
+         'mask_hz': received / seconds}
+    e['latency_grows'] = bool(l50 > 1.2 * f50 and l50 - f50 > 1.0) \
+        if first.size and last.size else None
+    return {k: (None if not math.isfinite(v) else round(v, 3)) if isinstance(v, float) else v
+            for k, v in e.items()}
+
+
+def summarise(sent: Dict[str, np.ndarray], masks: Dict[str, Sequence[Tuple[int, int]]],
+              w0: int, w1: int, rate_hz: float) -> Dict[str, Any]:
+    """
+    Count and time the frames stamped in the window ``[w0, w1)`` (nanoseconds).
+
+    :param sent: per camera, the stamps (ns) of every frame its publisher sent.
+    :param masks: per camera, ``(stamp ns, arrival ns)`` of every mask that arrived.
+    :param rate_hz: the rate the publishers were asked for.
+    :returns: totals over all cameras (``sent``, ``received``, ``dropped_pct``,
+        ``latency_ms_*``, ``latency_p50_first/last_quarter_ms``, ``latency_grows``,
+        ``achieved_hz_per_camera``, ``mask_hz_per_camera``) and ``per_camera``, a list
+        of the same per camera with ``achieved_hz`` and ``send_jitter_ms_p99`` (how far
+        the publisher's intervals strayed from 1 / rate).
+    """
+    seconds = (w1 - w0) / NS
+    quarter = (w1 - w0) // 4
+    per, lats, firsts, lasts = [], [], [], []
+    for cam in sent:
+        s = np.asarray(sent[cam], np.int64)
+        s = np.sort(s[(s >= w0) & (s < w1)])
+        in_window = set(s.tolist())
+        got: Dict[int, int] = {}
+        for stamp, t in masks.get(cam, ()):
+            if stamp in in_window and stamp not in got:
+                got[stamp] = t
+        stamps = np.fromiter(got.keys(), np.int64, len(got))
+        lat = (np.fromiter(got.values(), np.int64, len(got)) - stamps) / 1e6
+        first, last = lat[stamps < w0 + quarter], lat[stamps >= w1 - quarter]
+        e = {'camera': cam}
+        e.update(_entry(s.size, len(got), lat, first, last, seconds))
+        e['achieved_hz'] = round(s.size / seconds, 3)
+        jitter = np.abs(np.diff(s) / 1e6 - 1000.0 / rate_hz)
+        e['send_jitter_ms_p99'] = round(percentiles(jitter, (99.0,))[0], 3) \
+            if jitter.size else None
+        per.append(e)
+        lats.append(lat)
+        firsts.append(first)
+        lasts.append(last)
+
+    def cat(parts: List[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0)
+    out = _entry(sum(e['sent'] for e in per), sum(e['received'] for e in per), cat(lats),
+                 cat(firsts), cat(lasts), seconds)
+    out['achieved_hz_per_camera'] = round(float(np.mean([e['achieved_hz'] for e in per])), 3) \
+        if per else None
+    out['mask_hz_per_camera'] = round(out.pop('mask_hz') / max(1, len(per)), 3)
+    out['per_camera'] = per
+    return out
+
+
+def _fmt(v: Any, spec: str = '.1f') -> str:
+    return '-' if v is None else format(v, spec)
+
+
+def format_table(row: Dict[str, Any]) -> str:
+    """Render a node row: a heading line and one line per camera plus the total."""
+    from eunet_ros.benchmark import text_table
+    head = ('camera', 'sent', 'received', 'dropped %', 'node dropped', 'sent Hz', 'mask Hz',
+            'p50 ms', 'p99 ms', 'max ms', 'p50 1st 1/4', 'p50 last 1/4')
+    lines = [head]
+    entries = list(row['per_camera'])
+    if len(entries) > 1:
+        total = dict(row, camera='all', achieved_hz=row['achieved_hz_per_camera'],
+                     mask_hz=row['mask_hz_per_camera'])
+        entries.append(total)
+    for e in entries:
+        lines.append((
+            e['camera'], str(e['sent']), str(e['received']), _fmt(e['dropped_pct'], '.2f'),
+            _fmt(e.get('node_dropped'), 'd'), _fmt(e['achieved_hz'], '.2f'),
+            _fmt(e['mask_hz'], '.2f'), _fmt(e['latency_ms_p50']), _fmt(e['latency_ms_p99']),
+            _fmt(e['latency_ms_max']), _fmt(e['latency_p50_first_quarter_ms']),
+            _fmt(e['latency_p50_last_quarter_ms'])))
+    heading = [
+        f'segment_node end to end: {row["cameras"]} camera(s) x {row["rate_hz"]:g} Hz, '
+        f'{row["resolution"]} {row["encoding"]}, {row["device"]} {row["precision"]}, '
+        f'network input {row["input_size"] or "?"}, overlay {"on" if row["overlay"] else "off"}, '
+        f'{row["duration_s"]:g} s after {row["warmup_s"]:g} s warm-up (ready after '
+        f'{row["startup_s"]:.1f} s)',
+        f'model: {row["model"] or "?"}; node inference p50 '
+        f'{_fmt(row["node_inference_ms_p50"])} ms, mean batch '
+        f'{_fmt(row["node_mean_batch_size"], ".2f")}; latency = mask arrival - camera stamp; '
+        f'latency grows: {row["latency_grows"]}', '']
+    return '\n'.join(heading) + '\n' + text_table(lines)
+
+
+# --------------------------------------------------------------------------- camera process
+def _camera_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog='python -m eunet_ros.bench_node _camera',
+                                description='One camera of the node benchmark (started by it).')
+    p.add_argument('--topic', required=True)
+    p.add_argument('--frame-id', required=True)
+    p.add_argument('--width', type=int, required=True)
+    p.add_argument('--height', type=int, required=True)
+    p.add_argument('--rate', type=float, required=True)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', required=True, help='.npy file of the stamps (ns) sent')
+    p.add_argument('--max-seconds', type=float, default=3600.0)
+    return p.parse_args(argv)
+
+
+def _publish(node: Any, a: argparse.Namespace) -> None:
+    """Publish pre-built frames on a fixed schedule until stopped; save the stamps sent."""
+    import rclpy
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+    pub = node.create_publisher(Image, a.topic, qos_profile_sensor_data)
+    rng = np.random.default_rng(a.seed)
+    msgs = []
+    for _ in range(4):
+        frame = rng.integers(0, 256, (a.height, a.width, 3), dtype=np.uint8)
+        msg = Image(height=a.height, width=a.width, encoding='bgr8', step=a.width * 3,
+                    data=to_byte_array(frame))
+        msg.header.frame_id = a.frame_id
+        msgs.append(msg)
+    period = int(round(NS / a.rate))
+    sent = array.array('q')
+    missed = 0
+    parent = os.getppid()
+    t_next = time.monotonic_ns()
+    t_end = t_next + int(a.max_seconds * NS)
+    try:
+        while rclpy.ok(context=node.context) and os.getppid() == parent:
+            now = time.monotonic_ns()
+            if now >= t_end:
+                break
+            if now < t_next:
+                time.sleep((t_next - now) / NS)
+                continue
+            msg = msgs[len(sent) % len(msgs)]
+            stamp = time.time_ns()
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, NS)
+            pub.publish(msg)
+            sent.append(stamp)
+            t_next += period
+            behind = time.monotonic_ns() - t_next
+            if behind >= period:  # a camera never catches up in a burst: skip what it missed
+                missed += behind // period
+                t_next += (behind // period) * period
+    finally:
+        buf = io.BytesIO()
+        np.save(buf, np.frombuffer(sent, np.int64) if sent else np.zeros(0, np.int64))
+        atomic_write_bytes(a.out, buf.getvalue(), durable=False)
+        print(f'{a.frame_id}: published {len(sent)} frames on {a.topic}, missed {missed} '
+              'ticks', flush=True)
+
+
+def camera_main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one camera publisher of the benchmark until SIGINT/SIGTERM; return the status."""
+    a = _camera_args(argv)
+    from eunet_ros.ros_util import run_node
+    import rclpy
+    dds_profile.apply_large_message_profile()  # 2.7 MB best-effort frames between processes
+    return run_node(f'bench_camera_{a.frame_id}',
+                    lambda: rclpy.create_node(f'bench_camera_{a.frame_id}_{os.getpid()}'),
+                    lambda node, executor: _publish(node, a), (), [])
+
+
+if __name__ == '__main__':
+    if sys.argv[1:2] == ['_camera']:
+        sys.exit(camera_main(sys.argv[2:]))
+    sys.exit(main())
