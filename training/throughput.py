@@ -44,6 +44,7 @@ import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from eunet_ros.benchmark import text_table
 from eunet_ros.checkpoint import IMAGENET_MEAN, IMAGENET_STD
 from eunet_ros.engine import EngineError, resolve_device
 from eunet_ros.fileio import atomic_write_bytes
@@ -337,14 +338,7 @@ def format_table(rows: Sequence[Dict[str, Any]]) -> str:
                       str(r['steps']), f'{r["images_per_s"]:.1f}', f'{r["step_ms"]:.1f}',
                       f'{100 * r["data_wait_fraction"]:.1f}%',
                       opt(r['gpu_util_pct_mean'], '.1f'), opt(r['peak_gpu_mem_mb'], '.0f')))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    out = []
-    for j, line in enumerate(lines):
-        out.append('  '.join(c.rjust(widths[i]) if i else c.ljust(widths[i])
-                             for i, c in enumerate(line)))
-        if j == 0:
-            out.append('  '.join('-' * wd for wd in widths))
-    return '\n'.join(out)
+    return text_table(lines)
 
 
 def _positive(kind: type, minimum: float) -> Any:
