@@ -39,40 +39,19 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from eunet_ros.checkpoint import (Checkpoint, DEFAULT_CLASSES, DEFAULT_PALETTE, IMAGENET_MEAN,
                                   IMAGENET_STD, load_checkpoint)
-from eunet_ros.engine import (BACKENDS, EngineError, resolve_backend, resolve_device,
-                              resolve_precision, SegmentationEngine)
-from eunet_ros.model import (build_eunet, config_for_variant, count_parameters, EUnet,
-                             VARIANTS)
+from eunet_ros.engine import (BACKENDS, capture_cuda_graph, DTYPES, EngineError, padded_size,
+                              resolve_backend, resolve_device, resolve_precision,
+                              SegmentationEngine, wants_channels_last)
+from eunet_ros.model import build_eunet, config_for_variant, count_parameters, VARIANTS
 from eunet_ros.peers import build_peer, PEERS, torchvision_available
 import numpy as np
 import torch
 from torch import nn
 
-_DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
-
 
 def _sync(device: torch.device) -> None:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
-
-
-def _graph_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
-    """Capture ``model(x)`` in a CUDA graph and return a replay function."""
-    static_x = x.clone()
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for _ in range(3):
-            model(static_x)
-    torch.cuda.current_stream().wait_stream(s)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        static_y = model(static_x)
-
-    def replay() -> torch.Tensor:
-        graph.replay()
-        return static_y
-    return replay
 
 
 def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str,
@@ -92,16 +71,15 @@ def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str
     """
     w, h = resolution
     nh, nw = checkpoint.input_size if checkpoint is not None else (h, w)
-    dtype = _DTYPES[precision]
+    dtype = DTYPES[precision]
     backend = resolve_backend(backend, device, precision, model)
     row: Dict[str, object] = {
         'model': name, 'params': count_parameters(model), 'resolution': f'{w}x{h}',
         'input': f'{nw}x{nh}', 'precision': precision, 'batch': batch, 'device': str(device),
         'backend': backend}
     net = model.eval().to(device)
-    # the memory format the engine gives the network (see SegmentationEngine)
-    channels_last = device.type == 'cuda' or (
-        backend == 'torch' and precision == 'fp32' and isinstance(model, EUnet))
+    # the memory format the engine gives the network
+    channels_last = wants_channels_last(device, backend, precision, model)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     net = net.to(dtype)
@@ -111,14 +89,17 @@ def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str
     fns: Dict[str, Callable[[], object]] = {}
     if backend == 'onnxruntime':
         from eunet_ros.ort_backend import OrtNetwork
-        multiple = int(getattr(getattr(net, 'config', None), 'multiple', 1))
-        ph, pw = (-(-s // multiple) * multiple for s in (nh, nw))
+        ph, pw = padded_size((nh, nw), net)
         xp = torch.randn(batch, 3, ph, pw)   # the engine feeds the padded batch
         runner = OrtNetwork(net, (ph, pw), cache_dir='')
         fns['net'] = lambda: runner(xp)
     elif cuda_graphs and device.type == 'cuda':
         with torch.inference_mode():
-            replay = _graph_runner(net, x)
+            graph, _, static_y = capture_cuda_graph(net, x, warmup=3)
+
+        def replay() -> torch.Tensor:
+            graph.replay()
+            return static_y
         fns['net'] = replay
     else:
         def run_net() -> torch.Tensor:

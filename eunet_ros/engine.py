@@ -54,7 +54,7 @@ __all__ = ['SegmentationEngine', 'Segmentation', 'EngineError', 'resolve_device'
 
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
 BACKENDS = ('auto', 'torch', 'onnxruntime')
-_DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 # CUDA graphs are kept per batch size (number of cameras in one call); beyond this many
 # distinct sizes the network runs eagerly rather than holding more graph memory.
 _MAX_GRAPHS = 8
@@ -133,6 +133,46 @@ def resolve_backend(backend: str, device: torch.device, precision: str,
                               f'({why}); pip install onnx onnxruntime, or use backend '
                               '"torch".')
     return b
+
+
+def padded_size(size: Sequence[int], network: nn.Module) -> Tuple[int, int]:
+    """Round (H, W) up to the multiple the network pads its input to (1 when it has none)."""
+    multiple = int(getattr(getattr(network, 'config', None), 'multiple', 1))
+    return (-(-int(size[0]) // multiple) * multiple, -(-int(size[1]) // multiple) * multiple)
+
+
+def wants_channels_last(device: torch.device, backend: str, precision: str,
+                        network: nn.Module) -> bool:
+    """
+    Return whether the network runs in channels_last memory format.
+
+    cuDNN's fast layout on CUDA; on the CPU oneDNN runs EUnet's depthwise convolutions
+    1.2-1.8x faster in it in fp32 (docs/performance_history_cpu.md).
+    """
+    return device.type == 'cuda' or (
+        backend == 'torch' and precision == 'fp32' and isinstance(network, EUnet))
+
+
+def capture_cuda_graph(model: nn.Module, x: torch.Tensor, warmup: int = 2) -> Tuple[
+        'torch.cuda.CUDAGraph', torch.Tensor, torch.Tensor]:
+    """
+    Capture ``model(x)`` in a CUDA graph on ``x``'s device.
+
+    :returns: ``(graph, static_x, static_y)``: copy a new input into ``static_x``,
+        ``graph.replay()``, read ``static_y``.
+    """
+    with torch.cuda.device(x.device):
+        static_x = x.clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(warmup):  # cuDNN picks its algorithms outside the capture
+                model(static_x)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_y = model(static_x)
+    return graph, static_x, static_y
 
 
 def letterbox_geometry(frame_hw: Tuple[int, int],
@@ -337,7 +377,7 @@ class SegmentationEngine:
         self.checkpoint = checkpoint
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
-        self.dtype = _DTYPES[self.precision]
+        self.dtype = DTYPES[self.precision]
         if num_threads:
             torch.set_num_threads(int(num_threads))
         size = input_size if input_size is not None else checkpoint.input_size
@@ -348,9 +388,8 @@ class SegmentationEngine:
         self.backend = resolve_backend(backend, self.device, self.precision, net)
         self.backend_note = ''
         self.model = net.eval().to(self.device)
-        multiple = int(getattr(getattr(self.model, 'config', None), 'multiple', 1))
         # Allocate the batch at the network's padded size so the model never pads.
-        self._padded = tuple(-(-s // multiple) * multiple for s in self.input_size)
+        self._padded = padded_size(self.input_size, self.model)
         self._ort = None
         if self.backend == 'onnxruntime':
             try:
@@ -363,10 +402,8 @@ class SegmentationEngine:
                 self.backend = 'torch'
                 self.backend_note = f'onnxruntime unusable, fell back to torch: {e}'
                 _log.warning(self.backend_note)
-        # channels_last: cuDNN's fast layout on CUDA; on the CPU oneDNN runs EUnet's
-        # depthwise convolutions 1.2-1.8x faster in it (docs/performance_history_cpu.md)
-        self._channels_last = self.device.type == 'cuda' or (
-            self.backend == 'torch' and self.precision == 'fp32' and isinstance(net, EUnet))
+        self._channels_last = wants_channels_last(self.device, self.backend, self.precision,
+                                                  net)
         if self._channels_last:
             try:
                 self.model = self.model.to(memory_format=torch.channels_last)
@@ -531,7 +568,7 @@ class SegmentationEngine:
             if len(self._graphs) >= _MAX_GRAPHS:
                 return self.model(x)
             try:
-                entry = self._capture(x)
+                entry = capture_cuda_graph(self.model, x)
             except RuntimeError as e:
                 self._use_graphs = False
                 self._graphs.clear()
@@ -544,21 +581,6 @@ class SegmentationEngine:
         static_x.copy_(x)
         graph.replay()
         return static_y
-
-    def _capture(self, x: torch.Tensor) -> Tuple['torch.cuda.CUDAGraph', torch.Tensor,
-                                                 torch.Tensor]:
-        with torch.cuda.device(self.device):
-            static_x = x.clone()
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                for _ in range(2):  # cuDNN picks its algorithms outside the capture
-                    self.model(static_x)
-            torch.cuda.current_stream().wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                static_y = self.model(static_x)
-        return graph, static_x, static_y
 
     def _overlay(self, frame: torch.Tensor, mask: torch.Tensor, color_order: str,
                  alpha: float) -> torch.Tensor:
