@@ -92,25 +92,30 @@ def network_fingerprint(model: nn.Module, input_hw: Sequence[int]) -> Optional[s
     return h.hexdigest()
 
 
-def export_onnx_bytes(model: nn.Module, input_hw: Sequence[int]) -> bytes:
+def export_onnx_bytes(model: nn.Module, input_hw: Sequence[int], *, dynamic_hw: bool = False,
+                      opset: int = OPSET) -> bytes:
     """
-    Export ``model`` (fp32, on the CPU, eval mode) with a fixed H x W and a dynamic batch.
+    Export ``model`` (fp32, on the CPU, eval mode) as ONNX: ``image`` -> ``logits``.
 
-    ``input_hw`` is the padded network input, so EUnet's own pad/crop branch is
-    not part of the graph.
+    The batch is always dynamic. Without ``dynamic_hw`` the graph has the fixed
+    H x W ``input_hw``: the engine gives the padded network input, so EUnet's own
+    pad/crop branch is not part of the graph. With ``dynamic_hw`` H and W are
+    dynamic too (training.export); then trace with an ``input_hw`` that is not a
+    multiple of the network's, so the padding is computed from the input's shape.
     """
     h, w = (int(v) for v in input_hw)
     in_ch = int(getattr(getattr(model, 'config', None), 'in_channels', 3))
     buf = io.BytesIO()
+    axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic_hw else {0: 'batch'}
     kwargs = {}
     if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
         kwargs['dynamo'] = False   # the TorchScript exporter (newer torch defaults to dynamo)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # TracerWarnings about EUnet's pad/crop branch
         torch.onnx.export(
-            model, (torch.zeros(1, in_ch, h, w),), buf, opset_version=OPSET,
+            model, (torch.zeros(1, in_ch, h, w),), buf, opset_version=int(opset),
             input_names=['image'], output_names=['logits'],
-            dynamic_axes={'image': {0: 'batch'}, 'logits': {0: 'batch'}},
+            dynamic_axes={'image': axes, 'logits': axes},
             do_constant_folding=True, **kwargs)
     return buf.getvalue()
 
