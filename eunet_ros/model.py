@@ -19,7 +19,7 @@ cropping; inputs of any size are padded to the network's multiple inside
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -269,7 +269,6 @@ class Variant:
     attention: bool = True
     input_size: Tuple[int, int] = (480, 640)
     description: str = ''
-    extra: Dict[str, Any] = field(default_factory=dict)
 
 
 VARIANTS: Dict[str, Variant] = {
