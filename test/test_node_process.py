@@ -141,12 +141,11 @@ def test_large_best_effort_images_cross_processes_and_both_stop_cleanly(ros, tmp
         H.wait_for(lambda: pub.get_subscription_count() == 1, what='the node on /xp/probe/image')
         bad = H.image(H.bands(20, 30), stamp=(1, 0))
         bad.encoding = 'bgr9'
-        pub.publish(bad)
         line = "camera 'probe' (/xp/probe/image): frame rejected: unknown encoding 'bgr9'"
-        H.wait_for(lambda: line in output(node), what='the rejection log line')
-        pub.publish(H.image(H.bands(20, 30), stamp=(2, 0)))
-        H.wait_for(lambda: any(m.header.stamp.sec == 2 for m in list(probe_masks)),
-                   what='the good probe frame')
+        H.publish_until(pub, bad, lambda: line in output(node), what='the rejection log line')
+        H.publish_until(pub, H.image(H.bands(20, 30), stamp=(2, 0)),
+                        lambda: any(m.header.stamp.sec == 2 for m in list(probe_masks)),
+                        what='the good probe frame')
         log = output(node)
         assert 'DDS profile: FASTDDS_DEFAULT_PROFILES_FILE=' in log \
             or 'DDS profile: FASTRTPS_DEFAULT_PROFILES_FILE=' in log
