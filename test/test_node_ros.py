@@ -120,9 +120,9 @@ def test_known_answer_masks_group_masks_and_compressed_input(ros):
                and node.count_subscribers('/known/raw/track/mask') == 1,
                what='the group mask subscriptions')
     frame = H.bands(90, 150)
-    raw.publish(H.image(frame, stamp=(5, 0)))
-    H.wait_for(lambda: by_stamp(masks, 5) and by_stamp(cones, 5) and by_stamp(track, 5),
-               what='mask and group masks')
+    H.publish_until(raw, H.image(frame, stamp=(5, 0)),
+                    lambda: by_stamp(masks, 5) and by_stamp(cones, 5) and by_stamp(track, 5),
+                    what='mask and group masks')
     mask = H.as_array(by_stamp(masks, 5)[0])
     H.check_bands(mask)
     assert np.array_equal(H.as_array(by_stamp(cones, 5)[0]),
@@ -132,8 +132,8 @@ def test_known_answer_masks_group_masks_and_compressed_input(ros):
     c = CompressedImage(format='png', data=to_byte_array(png))
     c.header.stamp.sec = 6
     c.header.frame_id = 'jpg_optical'
-    comp.publish(c)
-    H.wait_for(lambda: by_stamp(jmasks, 6), what='the mask of the compressed frame')
+    H.publish_until(comp, c, lambda: by_stamp(jmasks, 6),
+                    what='the mask of the compressed frame')
     m = by_stamp(jmasks, 6)[0]
     assert (m.height, m.width, m.header.frame_id) == (90, 150, 'jpg_optical')
     H.check_bands(H.as_array(m))
