@@ -42,6 +42,7 @@ from eunet_ros.checkpoint import (Checkpoint, DEFAULT_CLASSES, DEFAULT_PALETTE, 
 from eunet_ros.engine import (BACKENDS, capture_cuda_graph, DTYPES, EngineError, padded_size,
                               resolve_backend, resolve_device, resolve_precision,
                               SegmentationEngine, wants_channels_last)
+from eunet_ros.fileio import atomic_write_bytes
 from eunet_ros.model import build_eunet, config_for_variant, count_parameters, VARIANTS
 from eunet_ros.peers import build_peer, PEERS, torchvision_available
 import numpy as np
@@ -337,13 +338,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print()
     print(format_table(rows))
     if args.json:
-        tmp = args.json + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump({'environment': env, 'args': {k: (list(v) if isinstance(v, tuple)
-                                                        else v)
-                                                    for k, v in vars(args).items()},
-                       'rows': rows}, f, indent=2)
-        os.replace(tmp, args.json)
+        doc = {'environment': env,
+               'args': {k: (list(v) if isinstance(v, tuple) else v)
+                        for k, v in vars(args).items()},
+               'rows': rows}
+        atomic_write_bytes(args.json, json.dumps(doc, indent=2).encode(), durable=False)
         print(f'\nwrote {args.json}')
     return 0
 
