@@ -56,6 +56,7 @@ from training.datasets import build_source, DatasetError
 from training.losses import MarginalCrossEntropy
 from training.train import _loader, DEFAULTS, model_config
 from training.transforms import Normalize, TrainTransform
+from training.utils import at_least
 
 __all__ = ['get_args_parser', 'main', 'cli', 'measure', 'GpuUtilSampler', 'ThroughputError']
 
@@ -341,18 +342,6 @@ def format_table(rows: Sequence[Dict[str, Any]]) -> str:
     return text_table(lines)
 
 
-def _positive(kind: type, minimum: float) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f'must be >= {minimum}, got {text}')
-        return v
-    return parse
-
-
 def get_args_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(
@@ -360,34 +349,34 @@ def get_args_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--variant', default=DEFAULT_VARIANT, choices=sorted(VARIANTS),
                    help='EUnet variant')
-    p.add_argument('--batch-size', type=_positive(int, 1), default=64, help='images per step')
+    p.add_argument('--batch-size', type=at_least(1), default=64, help='images per step')
     p.add_argument('--amp', default='auto', choices=['auto', 'bf16', 'fp16', 'none'],
                    help='mixed precision (auto: bf16 on CUDA, none on the CPU)')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     p.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
                    help="network input size (default: the variant's)")
-    p.add_argument('--steps', type=_positive(int, 1), default=50, help='timed steps')
-    p.add_argument('--duration', type=_positive(float, 0.001), default=None, metavar='S',
+    p.add_argument('--steps', type=at_least(1), default=50, help='timed steps')
+    p.add_argument('--duration', type=at_least(0.001, float), default=None, metavar='S',
                    help='time steps for S seconds instead of --steps')
-    p.add_argument('--warmup-steps', type=_positive(int, 0), default=10,
+    p.add_argument('--warmup-steps', type=at_least(0), default=10,
                    help='untimed steps first (workers start, cuDNN picks kernels)')
-    p.add_argument('--workers', type=_positive(int, 0),
+    p.add_argument('--workers', type=at_least(0),
                    default=int(DEFAULTS['train']['workers']),
                    help='data-loader processes (0: in the training process)')
     p.add_argument('--data', type=Path, default=None,
                    help='folder dataset (images/ + masks/); default: render a synthetic set')
-    p.add_argument('--synthetic-count', type=_positive(int, 1), default=256,
+    p.add_argument('--synthetic-count', type=at_least(1), default=256,
                    help='scenes to render when --data is not given')
-    p.add_argument('--render-workers', type=_positive(int, 1),
+    p.add_argument('--render-workers', type=at_least(1),
                    default=max(1, min(8, os.cpu_count() or 1)),
                    help='processes rendering the synthetic set')
-    p.add_argument('--lr', type=_positive(float, 1e-12), default=float(DEFAULTS['optim']['lr']),
-                   help='one-cycle peak learning rate')
-    p.add_argument('--grad-clip', type=_positive(float, 0.0), default=None,
+    p.add_argument('--lr', type=at_least(0, float, inclusive=False),
+                   default=float(DEFAULTS['optim']['lr']), help='one-cycle peak learning rate')
+    p.add_argument('--grad-clip', type=at_least(0, float), default=None,
                    help='clip the gradient norm (synthetic.yaml uses 1.0)')
     p.add_argument('--compile', action='store_true', help='torch.compile the model')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--threads', type=_positive(int, 1), default=None,
+    p.add_argument('--threads', type=at_least(1), default=None,
                    help='torch CPU threads of the training process')
     p.add_argument('--json', default=None, help='write {environment, args, rows} here')
     return p
