@@ -54,7 +54,7 @@ from torch.utils.data import Sampler
 from training.data import EpochSampler, SegmentationDataset
 from training.datasets import build_source, DatasetError
 from training.losses import MarginalCrossEntropy
-from training.train import _loader, DEFAULTS, model_config
+from training.train import _loader, DEFAULTS, make_optimizer, model_config, train_step
 from training.transforms import Normalize, TrainTransform
 from training.utils import at_least
 
@@ -219,15 +219,8 @@ def measure(args: argparse.Namespace, data_root: Path, data_desc: str) -> Dict[s
     if device.type == 'cuda':
         model = model.to(memory_format=torch.channels_last)
     model.train()
-    from lion_pytorch import Lion
-    oc = DEFAULTS['optim']
-    optimizer = Lion(model.parameters(), lr=float(args.lr), betas=tuple(oc['betas']),
-                     weight_decay=float(oc['weight_decay']))
     total = args.warmup_steps + (args.steps if args.duration is None else 10 ** 7)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=float(args.lr), total_steps=total, pct_start=float(oc['pct_start']),
-        div_factor=float(oc['div_factor']), final_div_factor=float(oc['final_div_factor']),
-        cycle_momentum=False)
+    optimizer, scheduler = make_optimizer(model, dict(DEFAULTS['optim'], lr=args.lr), total)
     scaler = torch.amp.GradScaler('cuda', enabled=amp == torch.float16)
     net: torch.nn.Module = torch.compile(model) if args.compile else model
     normalize = Normalize(mean, std).to(device)
@@ -238,26 +231,8 @@ def measure(args: argparse.Namespace, data_root: Path, data_desc: str) -> Dict[s
             torch.cuda.synchronize(device)
 
     def step(batch: Tuple[torch.Tensor, ...]) -> torch.Tensor:
-        # the step of training.train's loop, line for line
-        images, masks, labelled = batch
-        x = normalize(images.to(device, non_blocking=True))
-        masks = masks.to(device, non_blocking=True)
-        labelled = labelled.to(device, non_blocking=True)
-        if device.type == 'cuda':
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            logits = net(x)
-        loss = criterion(logits, masks, labelled)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if args.grad_clip:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), float(args.grad_clip))
-        scaler.step(optimizer)
-        scaler.update()
-        if scheduler.last_epoch + 1 < total:
-            scheduler.step()
-        return loss.detach()
+        return train_step(net, model, batch, normalize, criterion, optimizer, scaler,
+                          scheduler, device, amp, args.grad_clip)
 
     it = iter(loader)
     t_first = time.perf_counter()
