@@ -19,16 +19,17 @@ error (exit 1).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
 from pathlib import Path
 import sys
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 import warnings
 
 from eunet_ros.checkpoint import CheckpointError, load_checkpoint
+from eunet_ros.fileio import atomic_write_bytes
 import numpy as np
 import torch
 
@@ -53,44 +54,33 @@ def export_onnx(checkpoint: os.PathLike, onnx_path: os.PathLike, *, opset: int =
     model = ckpt.build_model().eval()
     h, w = _example_size(ckpt.config.multiple)
     x = torch.zeros(1, ckpt.config.in_channels, h, w)
-    out = Path(onnx_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{out.name}.', suffix='.tmp', dir=out.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # TracerWarnings about the pad/crop branch
-            torch.onnx.export(
-                model, (x,), tmp, dynamo=False, opset_version=int(opset),
-                input_names=['image'], output_names=['logits'],
-                dynamic_axes={'image': {0: 'batch', 2: 'height', 3: 'width'},
-                              'logits': {0: 'batch', 2: 'height', 3: 'width'}},
-                do_constant_folding=True)
-        proto = onnx.load(tmp)
-        onnx.checker.check_model(proto)
-        meta = {
-            'eunet_ros.classes': json.dumps(list(ckpt.class_names)),
-            'eunet_ros.palette': json.dumps([list(p) for p in ckpt.palette]),
-            'eunet_ros.mean': json.dumps(list(ckpt.mean)),
-            'eunet_ros.std': json.dumps(list(ckpt.std)),
-            'eunet_ros.color_order': ckpt.color_order,
-            'eunet_ros.input_size': json.dumps(list(ckpt.input_size)),
-            'eunet_ros.model_config': json.dumps(ckpt.config.to_dict()),
-            'eunet_ros.source_checkpoint': str(Path(checkpoint).name),
-        }
-        for k, v in meta.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = k, v
-        proto.doc_string = ('EUnet semantic segmentation; input: normalised RGB float32 '
-                            'N x 3 x H x W (any H, W); output: logits N x C x H x W.')
-        onnx.save(proto, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return out
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # TracerWarnings about the pad/crop branch
+        torch.onnx.export(
+            model, (x,), buf, dynamo=False, opset_version=int(opset),
+            input_names=['image'], output_names=['logits'],
+            dynamic_axes={'image': {0: 'batch', 2: 'height', 3: 'width'},
+                          'logits': {0: 'batch', 2: 'height', 3: 'width'}},
+            do_constant_folding=True)
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto)
+    meta = {
+        'eunet_ros.classes': json.dumps(list(ckpt.class_names)),
+        'eunet_ros.palette': json.dumps([list(p) for p in ckpt.palette]),
+        'eunet_ros.mean': json.dumps(list(ckpt.mean)),
+        'eunet_ros.std': json.dumps(list(ckpt.std)),
+        'eunet_ros.color_order': ckpt.color_order,
+        'eunet_ros.input_size': json.dumps(list(ckpt.input_size)),
+        'eunet_ros.model_config': json.dumps(ckpt.config.to_dict()),
+        'eunet_ros.source_checkpoint': str(Path(checkpoint).name),
+    }
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    proto.doc_string = ('EUnet semantic segmentation; input: normalised RGB float32 '
+                        'N x 3 x H x W (any H, W); output: logits N x C x H x W.')
+    return atomic_write_bytes(Path(onnx_path), proto.SerializeToString())
 
 
 def check_onnx(checkpoint: os.PathLike, onnx_path: os.PathLike,
