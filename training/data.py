@@ -7,8 +7,10 @@ From data sources to batches: the torch Dataset, resumable samplers, the loaders
 * :class:`SegmentationDataset` concatenates sources with one class table, applies a
   transform with a per-sample seed derived from (run seed, epoch, index), so the
   augmentation of every sample is the same however many workers or ranks load it
-  and after a resume; it returns uint8 images (normalised on the device), int64
-  masks and the sample's labelled classes (C bool).
+  and after a resume; it returns uint8 images (normalised on the device), uint8
+  masks (the loss and the metrics take them as class ids on the device, so
+  workers, pinned memory and the copy to the GPU move 1/8 of int64's bytes) and
+  the sample's labelled classes (C bool).
 * :class:`EpochSampler` shuffles per epoch like ``DistributedSampler`` and can start
   mid-epoch (resume after ``k`` steps yields exactly the batches that were left). It
   yields ``(epoch, index)`` pairs, so persistent workers know the epoch without
@@ -120,7 +122,7 @@ class SegmentationDataset(Dataset):
                 continue
             image, mask = self.transform(image, mask, sample_seed(self.seed, epoch, j))
             img = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
-            return img, torch.from_numpy(np.ascontiguousarray(mask)).long(), self._labelled[k]
+            return img, torch.from_numpy(np.ascontiguousarray(mask)), self._labelled[k]
         raise DatasetError(f'{self.max_skips + 1} samples in a row could not be loaded; the '
                            f'last error: {last}')
 

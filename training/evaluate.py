@@ -41,7 +41,7 @@ from training.datasets import build_source, DatasetError, IGNORE, UNLABELLED
 from training.datasets.base import SegmentationSource
 from training.datasets.files import atomic_write_bytes, atomic_write_json, atomic_write_png
 from training.metrics import ConfusionMatrix, format_table
-from training.utils import ConfigError
+from training.utils import at_least, ConfigError
 import yaml
 
 log = logging.getLogger('training.evaluate')
@@ -156,9 +156,11 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument('--output-dir', help='where results go (default runs/eval/<checkpoint>)')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
     p.add_argument('--precision', default='auto', help='auto, fp32, fp16, bf16')
-    p.add_argument('--batch-size', type=int, default=8, help='frames per engine call')
-    p.add_argument('--overlays', type=int, default=6, help='prediction overlays to write')
-    p.add_argument('--limit', type=int, help='evaluate only the first N images of each source')
+    p.add_argument('--batch-size', type=at_least(1), default=8, help='frames per engine call')
+    p.add_argument('--overlays', type=at_least(0), default=6,
+                   help='prediction overlays to write')
+    p.add_argument('--limit', type=at_least(1),
+                   help='evaluate only the first N images of each source')
     p.add_argument('--markdown', help='also write the table as Markdown to this file')
     p.add_argument('--title', default='', help='title line of the table')
     return p
@@ -200,7 +202,7 @@ def main(args: argparse.Namespace) -> Dict[str, Any]:
     c = len(names)
     cm = ConfusionMatrix(c, engine.device)
     total = sum(len(s) for s in sources)
-    n_over = max(0, int(args.overlays))
+    n_over = args.overlays
     pick = set(np.linspace(0, total - 1, n_over).round().astype(int).tolist()) if n_over else set()
     palette_bgr = np.asarray(ckpt.palette, np.uint8)[:, ::-1]
     done, skipped, gidx = 0, [], 0
@@ -240,7 +242,7 @@ def main(args: argparse.Namespace) -> Dict[str, Any]:
             gidx += 1
             done += 1
             bar.update(1)
-            if len(batch) >= max(1, int(args.batch_size)):
+            if len(batch) >= args.batch_size:
                 flush()
         flush()
     bar.close()

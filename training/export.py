@@ -70,8 +70,7 @@ def export_onnx(checkpoint: os.PathLike, onnx_path: os.PathLike, *, opset: int =
         entry.key, entry.value = k, v
     proto.doc_string = ('EUnet semantic segmentation; input: normalised RGB float32 '
                         'N x 3 x H x W (any H, W); output: logits N x C x H x W.')
-    out = atomic_write_bytes(onnx_path, proto.SerializeToString())
-    return out
+    return atomic_write_bytes(onnx_path, proto.SerializeToString())
 
 
 def check_onnx(checkpoint: os.PathLike, onnx_path: os.PathLike,

@@ -52,6 +52,7 @@ from eunet_ros.checkpoint import DEFAULT_PALETTE
 from eunet_ros.fileio import atomic_write_bytes
 import numpy as np
 from training.datasets.base import FS_CLASSES, SegmentationSource
+from training.utils import at_least
 
 __all__ = [
     'GENERATOR_VERSION',
@@ -1493,32 +1494,9 @@ def _benchmark(count: int, width: int, height: int, seed: int) -> Tuple[float, f
 # ----------------------------------------------------------------------------------
 
 
-def _int_at_least(minimum: int, what: str = '') -> Any:
-    """Return an argparse type: an integer >= ``minimum`` (``what`` names it in errors)."""
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-        if v < minimum:
-            bound = 'non-negative' if minimum == 0 else f'at least {minimum}'
-            raise argparse.ArgumentTypeError(f'{what}{v} must be {bound}')
-        return v
-    return parse
-
-
-_positive_int = _int_at_least(1)
-_seed = _int_at_least(0, 'seed ')
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not v > 0 or not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f'{v} must be a positive number')
-    return v
+_positive_int = at_least(1)
+_seed = at_least(0)
+_positive_float = at_least(0, float, inclusive=False)
 
 
 def get_args_parser() -> argparse.ArgumentParser:

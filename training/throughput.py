@@ -54,8 +54,9 @@ from torch.utils.data import Sampler
 from training.data import EpochSampler, SegmentationDataset
 from training.datasets import build_source, DatasetError
 from training.losses import MarginalCrossEntropy
-from training.train import _loader, DEFAULTS, model_config
+from training.train import _loader, DEFAULTS, make_optimizer, model_config, train_step
 from training.transforms import Normalize, TrainTransform
+from training.utils import at_least
 
 __all__ = ['get_args_parser', 'main', 'cli', 'measure', 'GpuUtilSampler', 'ThroughputError']
 
@@ -218,15 +219,8 @@ def measure(args: argparse.Namespace, data_root: Path, data_desc: str) -> Dict[s
     if device.type == 'cuda':
         model = model.to(memory_format=torch.channels_last)
     model.train()
-    from lion_pytorch import Lion
-    oc = DEFAULTS['optim']
-    optimizer = Lion(model.parameters(), lr=float(args.lr), betas=tuple(oc['betas']),
-                     weight_decay=float(oc['weight_decay']))
     total = args.warmup_steps + (args.steps if args.duration is None else 10 ** 7)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=float(args.lr), total_steps=total, pct_start=float(oc['pct_start']),
-        div_factor=float(oc['div_factor']), final_div_factor=float(oc['final_div_factor']),
-        cycle_momentum=False)
+    optimizer, scheduler = make_optimizer(model, dict(DEFAULTS['optim'], lr=args.lr), total)
     scaler = torch.amp.GradScaler('cuda', enabled=amp == torch.float16)
     net: torch.nn.Module = torch.compile(model) if args.compile else model
     normalize = Normalize(mean, std).to(device)
@@ -237,26 +231,8 @@ def measure(args: argparse.Namespace, data_root: Path, data_desc: str) -> Dict[s
             torch.cuda.synchronize(device)
 
     def step(batch: Tuple[torch.Tensor, ...]) -> torch.Tensor:
-        # the step of training.train's loop, line for line
-        images, masks, labelled = batch
-        x = normalize(images.to(device, non_blocking=True))
-        masks = masks.to(device, non_blocking=True)
-        labelled = labelled.to(device, non_blocking=True)
-        if device.type == 'cuda':
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            logits = net(x)
-        loss = criterion(logits, masks, labelled)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if args.grad_clip:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), float(args.grad_clip))
-        scaler.step(optimizer)
-        scaler.update()
-        if scheduler.last_epoch + 1 < total:
-            scheduler.step()
-        return loss.detach()
+        return train_step(net, model, batch, normalize, criterion, optimizer, scaler,
+                          scheduler, device, amp, args.grad_clip)
 
     it = iter(loader)
     t_first = time.perf_counter()
@@ -341,18 +317,6 @@ def format_table(rows: Sequence[Dict[str, Any]]) -> str:
     return text_table(lines)
 
 
-def _positive(kind: type, minimum: float) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f'must be >= {minimum}, got {text}')
-        return v
-    return parse
-
-
 def get_args_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(
@@ -360,34 +324,34 @@ def get_args_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--variant', default=DEFAULT_VARIANT, choices=sorted(VARIANTS),
                    help='EUnet variant')
-    p.add_argument('--batch-size', type=_positive(int, 1), default=64, help='images per step')
+    p.add_argument('--batch-size', type=at_least(1), default=64, help='images per step')
     p.add_argument('--amp', default='auto', choices=['auto', 'bf16', 'fp16', 'none'],
                    help='mixed precision (auto: bf16 on CUDA, none on the CPU)')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     p.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
                    help="network input size (default: the variant's)")
-    p.add_argument('--steps', type=_positive(int, 1), default=50, help='timed steps')
-    p.add_argument('--duration', type=_positive(float, 0.001), default=None, metavar='S',
+    p.add_argument('--steps', type=at_least(1), default=50, help='timed steps')
+    p.add_argument('--duration', type=at_least(0.001, float), default=None, metavar='S',
                    help='time steps for S seconds instead of --steps')
-    p.add_argument('--warmup-steps', type=_positive(int, 0), default=10,
+    p.add_argument('--warmup-steps', type=at_least(0), default=10,
                    help='untimed steps first (workers start, cuDNN picks kernels)')
-    p.add_argument('--workers', type=_positive(int, 0),
+    p.add_argument('--workers', type=at_least(0),
                    default=int(DEFAULTS['train']['workers']),
                    help='data-loader processes (0: in the training process)')
     p.add_argument('--data', type=Path, default=None,
                    help='folder dataset (images/ + masks/); default: render a synthetic set')
-    p.add_argument('--synthetic-count', type=_positive(int, 1), default=256,
+    p.add_argument('--synthetic-count', type=at_least(1), default=256,
                    help='scenes to render when --data is not given')
-    p.add_argument('--render-workers', type=_positive(int, 1),
+    p.add_argument('--render-workers', type=at_least(1),
                    default=max(1, min(8, os.cpu_count() or 1)),
                    help='processes rendering the synthetic set')
-    p.add_argument('--lr', type=_positive(float, 1e-12), default=float(DEFAULTS['optim']['lr']),
-                   help='one-cycle peak learning rate')
-    p.add_argument('--grad-clip', type=_positive(float, 0.0), default=None,
+    p.add_argument('--lr', type=at_least(0, float, inclusive=False),
+                   default=float(DEFAULTS['optim']['lr']), help='one-cycle peak learning rate')
+    p.add_argument('--grad-clip', type=at_least(0, float), default=None,
                    help='clip the gradient norm (synthetic.yaml uses 1.0)')
     p.add_argument('--compile', action='store_true', help='torch.compile the model')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--threads', type=_positive(int, 1), default=None,
+    p.add_argument('--threads', type=at_least(1), default=None,
                    help='torch CPU threads of the training process')
     p.add_argument('--json', default=None, help='write {environment, args, rows} here')
     return p

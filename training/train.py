@@ -55,7 +55,8 @@ from training.utils import (barrier, cleanup_distributed, ConfigError, deep_merg
                             setup_logging)
 import yaml
 
-__all__ = ['get_args_parser', 'main', 'cli', 'load_config', 'load_matching_weights', 'validate']
+__all__ = ['get_args_parser', 'main', 'cli', 'load_config', 'load_matching_weights', 'validate',
+           'make_optimizer', 'forward_batch', 'train_step']
 
 STATE_VERSION = 1
 
@@ -239,6 +240,64 @@ def _loader(ds: SegmentationDataset, sampler, batch: int, workers: int, train: b
                       persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
 
 
+def make_optimizer(model: nn.Module, oc: Dict[str, Any], total_steps: int) -> Tuple[
+        torch.optim.Optimizer, torch.optim.lr_scheduler.OneCycleLR]:
+    """Return the recipe's Lion optimizer and one-cycle schedule over ``total_steps``."""
+    from lion_pytorch import Lion
+    optimizer = Lion(model.parameters(), lr=float(oc['lr']), betas=tuple(oc['betas']),
+                     weight_decay=float(oc['weight_decay']))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=float(oc['lr']), total_steps=total_steps,
+        pct_start=float(oc['pct_start']), div_factor=float(oc['div_factor']),
+        final_div_factor=float(oc['final_div_factor']), cycle_momentum=False)
+    return optimizer, scheduler
+
+
+def forward_batch(net: nn.Module, batch: Sequence[torch.Tensor], normalize: Normalize,
+                  device: torch.device, amp: Optional[torch.dtype]) -> Tuple[torch.Tensor, ...]:
+    """
+    Move a loader batch to ``device``, normalise it and run ``net`` (under AMP if given).
+
+    :returns: ``(logits, masks, labelled)`` on ``device``.
+    """
+    images, masks, labelled = batch
+    x = normalize(images.to(device, non_blocking=True))
+    masks = masks.to(device, non_blocking=True)
+    labelled = labelled.to(device, non_blocking=True)
+    if device.type == 'cuda':
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+        logits = net(x)
+    return logits, masks, labelled
+
+
+def train_step(net: nn.Module, model: nn.Module, batch: Sequence[torch.Tensor],
+               normalize: Normalize, criterion: MarginalCrossEntropy,
+               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               scheduler: torch.optim.lr_scheduler.OneCycleLR, device: torch.device,
+               amp: Optional[torch.dtype], grad_clip: Optional[float]) -> torch.Tensor:
+    """
+    Run one optimisation step of the recipe on ``batch``; return the detached loss.
+
+    The schedule stays at its final value past its end (a resumed run may be longer).
+
+    :param net: what runs the forward pass (``model``, or its DDP / compiled wrapper).
+    :param model: the plain module (gradient clipping).
+    """
+    logits, masks, labelled = forward_batch(net, batch, normalize, device, amp)
+    loss = criterion(logits, masks, labelled)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if grad_clip:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
+    scaler.step(optimizer)
+    scaler.update()
+    if scheduler.last_epoch + 1 < scheduler.total_steps:
+        scheduler.step()
+    return loss.detach()
+
+
 @torch.no_grad()
 def validate(model: nn.Module, loader: DataLoader, normalize: Normalize,
              criterion: MarginalCrossEntropy, num_classes: int, env: DistEnv,
@@ -249,15 +308,9 @@ def validate(model: nn.Module, loader: DataLoader, normalize: Normalize,
     cm = ConfusionMatrix(num_classes, env.device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
     batches = torch.zeros((), dtype=torch.float64, device=env.device)
-    for images, masks, labelled in tqdm(loader, desc='  val', leave=False, dynamic_ncols=True,
-                                        disable=not progress):
-        x = normalize(images.to(env.device, non_blocking=True))
-        masks = masks.to(env.device, non_blocking=True)
-        labelled = labelled.to(env.device, non_blocking=True)
-        if env.device.type == 'cuda':
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(env.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            logits = model(x)
+    for batch in tqdm(loader, desc='  val', leave=False, dynamic_ncols=True,
+                      disable=not progress):
+        logits, masks, labelled = forward_batch(model, batch, normalize, env.device, amp)
         loss_sum += criterion(logits, masks, labelled).double()
         batches += 1
         cm.update(logits.argmax(1), masks, labelled)
@@ -372,15 +425,9 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
         model = model.to(memory_format=torch.channels_last)
     if env.distributed and tc['sync_bn']:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    from lion_pytorch import Lion
     oc = cfg['optim']
-    optimizer = Lion(model.parameters(), lr=float(oc['lr']), betas=tuple(oc['betas']),
-                     weight_decay=float(oc['weight_decay']))
     total_steps = int(tc['epochs']) * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=float(oc['lr']), total_steps=total_steps,
-        pct_start=float(oc['pct_start']), div_factor=float(oc['div_factor']),
-        final_div_factor=float(oc['final_div_factor']), cycle_momentum=False)
+    optimizer, scheduler = make_optimizer(model, oc, total_steps)
     amp = None
     if tc['amp'] and env.device.type == 'cuda':
         amp = torch.bfloat16 if tc['amp_dtype'] == 'bf16' else torch.float16
@@ -409,7 +456,6 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
                  state_file, st['epoch'] + 1, st['step_in_epoch'], st['global_step'])
     elif args.resume == 'auto':
         log.info('--resume auto: no %s yet, starting a new run', out / 'last.pt')
-    sched_total = scheduler.total_steps
     net: nn.Module = model
     if env.distributed:
         net = nn.parallel.DistributedDataParallel(
@@ -471,28 +517,12 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
                    desc=f'epoch {epoch + 1}/{epochs}', dynamic_ncols=True, leave=False)
         window = torch.zeros((), dtype=torch.float64, device=env.device)
         n_window = 0
-        for images, masks, labelled in loader:
+        for data in loader:
             if st['step_in_epoch'] >= steps_per_epoch:
                 break
-            x = normalize(images.to(env.device, non_blocking=True))
-            masks = masks.to(env.device, non_blocking=True)
-            labelled = labelled.to(env.device, non_blocking=True)
-            if env.device.type == 'cuda':
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(env.device.type, dtype=amp or torch.float32,
-                                enabled=amp is not None):
-                logits = net(x)
-            loss = criterion(logits, masks, labelled)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if oc['grad_clip']:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), float(oc['grad_clip']))
-            scaler.step(optimizer)
-            scaler.update()
-            if scheduler.last_epoch + 1 < sched_total:
-                scheduler.step()
-            window += loss.detach().double()
+            loss = train_step(net, model, data, normalize, criterion, optimizer, scaler,
+                              scheduler, env.device, amp, oc['grad_clip'])
+            window += loss.double()
             n_window += 1
             st['step_in_epoch'] += 1
             st['global_step'] += 1
