@@ -103,6 +103,21 @@ def _supported_list() -> str:
     return ', '.join(sorted(SUPPORTED_ENCODINGS))
 
 
+def _check_sides(h: int, w: int, what: str, verdict: str) -> None:
+    """
+    Refuse a zero size or more than :data:`MAX_SIDE` pixels on a side.
+
+    :param what: the image, for the message (``'image'``, ``'decoded image'``, ...).
+    :param verdict: what an absurd size means or what is done about it.
+    :raises ImageConversionError: ``zero-size ...`` or ``absurd ... size ...``.
+    """
+    if h == 0 or w == 0:
+        raise ImageConversionError(f'zero-size {what} ({w}x{h}): nothing to segment.')
+    if h > MAX_SIDE or w > MAX_SIDE:
+        raise ImageConversionError(
+            f'absurd {what} size {w}x{h} (more than {MAX_SIDE} pixels on a side): {verdict}.')
+
+
 def check_image(msg: Any) -> _Encoding:
     """
     Validate the fields of a sensor_msgs/Image; return its encoding's description.
@@ -131,12 +146,7 @@ def check_image(msg: Any) -> _Encoding:
         raise ImageConversionError(
             f'unknown encoding {enc_name!r}; supported: {_supported_list()}.')
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    if h == 0 or w == 0:
-        raise ImageConversionError(f'zero-size image ({w}x{h}): nothing to segment.')
-    if h > MAX_SIDE or w > MAX_SIDE:
-        raise ImageConversionError(
-            f'absurd image size {w}x{h} (more than {MAX_SIDE} pixels on a side): the '
-            'header is corrupt.')
+    _check_sides(h, w, 'image', 'the header is corrupt')
     if h < enc.min_side or w < enc.min_side:
         raise ImageConversionError(
             f'{enc_name} image of {w}x{h} is too small to demosaic (at least '
@@ -228,13 +238,7 @@ def _check_compressed(msg: Any) -> bytes:
             '(jpeg or png).')
     size = peek_compressed_size(buf[:65536])
     if size is not None:
-        h, w = size
-        if h == 0 or w == 0:
-            raise ImageConversionError(f'compressed image header says zero size ({w}x{h}).')
-        if h > MAX_SIDE or w > MAX_SIDE:
-            raise ImageConversionError(
-                f'compressed image header says {w}x{h} (more than {MAX_SIDE} pixels on a '
-                'side): refused before decoding.')
+        _check_sides(*size, 'compressed image', 'its header is corrupt; refused before decoding')
     return buf
 
 
@@ -261,10 +265,7 @@ def compressed_to_array(msg: Any) -> Tuple[np.ndarray, str]:
 
 
 def _sane_decoded(img: np.ndarray) -> np.ndarray:
-    h, w = img.shape[:2]
-    if h > MAX_SIDE or w > MAX_SIDE:
-        raise ImageConversionError(
-            f'decoded image is {w}x{h} (more than {MAX_SIDE} pixels on a side).')
+    _check_sides(*img.shape[:2], 'decoded image', 'refused')
     if img.dtype != np.uint8:  # pragma: no cover - IMREAD_COLOR always gives 8 bit
         img = (img // 256).astype(np.uint8)
     if img.ndim == 2:
