@@ -177,7 +177,11 @@ def image_to_array(msg: Any) -> Tuple[np.ndarray, str]:
     :returns: ``(frame, order)`` with ``order`` ``'bgr'`` or ``'rgb'``.
     :raises ImageConversionError: the message is invalid (see :func:`check_image`).
     """
-    enc = check_image(msg)
+    return _to_array(msg, check_image(msg))
+
+
+def _to_array(msg: Any, enc: _Encoding) -> Tuple[np.ndarray, str]:
+    """Convert a sensor_msgs/Image that :func:`check_image` passed as ``enc``."""
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     flat = np.frombuffer(msg.data, dtype=np.uint8)
     rows = flat.reshape(h, step)[:, :w * enc.bytes_per_pixel]
@@ -253,15 +257,16 @@ def compressed_to_array(msg: Any) -> Tuple[np.ndarray, str]:
     try:
         img = cv2.imdecode(np.frombuffer(buf, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as e:
-        img = None
-        detail = f' ({str(e).strip().splitlines()[-1]})'
-    else:
-        detail = ''
+        raise _undecodable(msg, buf, str(e).strip().splitlines()[-1]) from None
     if img is None:
-        raise ImageConversionError(
-            f'could not decode {len(buf)} bytes of format {getattr(msg, "format", "")!r} as '
-            f'jpeg or png{detail}.')
+        raise _undecodable(msg, buf)
     return _sane_decoded(img), 'bgr'
+
+
+def _undecodable(msg: Any, buf: bytes, detail: str = '') -> ImageConversionError:
+    return ImageConversionError(
+        f'could not decode {len(buf)} bytes of format {getattr(msg, "format", "")!r} as '
+        f'jpeg or png{f" ({detail})" if detail else ""}.')
 
 
 def _sane_decoded(img: np.ndarray) -> np.ndarray:
@@ -318,25 +323,20 @@ class CvBridgeConverter:
         try:
             img = np.asarray(self._bridge.imgmsg_to_cv2(msg, desired_encoding=want))
         except Exception:  # noqa: B902 - CvBridgeError or a numpy error
-            return image_to_array(msg)
+            return _to_array(msg, enc)
         if img.shape != (int(msg.height), int(msg.width), 3) or img.dtype != np.uint8:
-            return image_to_array(msg)
+            return _to_array(msg, enc)
         return img, enc.order
 
     def compressed(self, msg: Any) -> Tuple[np.ndarray, str]:
         """Validate like the built-in converter, then decode with cv_bridge."""
-        _check_compressed(msg)
+        buf = _check_compressed(msg)
         try:
             img = self._bridge.compressed_imgmsg_to_cv2(msg, desired_encoding='bgr8')
         except Exception as e:  # noqa: B902 - CvBridgeError, cv2.error
-            img = None
-            detail = f' ({e})'
-        else:
-            detail = ''
+            raise _undecodable(msg, buf, str(e)) from None
         if img is None:
-            raise ImageConversionError(
-                f'could not decode {len(msg.data)} bytes of format {msg.format!r} as jpeg or '
-                f'png{detail}.')
+            raise _undecodable(msg, buf)
         return _sane_decoded(np.asarray(img)), 'bgr'
 
 
