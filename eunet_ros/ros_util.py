@@ -15,21 +15,20 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 __all__ = ['descriptor', 'declare', 'exit_cleanly_on_sigterm']
 
 
+# ParamSpec.type_name -> the ROS parameter type
+_PARAMETER_TYPES = {
+    'bool': ParameterType.PARAMETER_BOOL,
+    'integer': ParameterType.PARAMETER_INTEGER,
+    'double': ParameterType.PARAMETER_DOUBLE,
+    'string': ParameterType.PARAMETER_STRING,
+    'integer[]': ParameterType.PARAMETER_INTEGER_ARRAY,
+    'string[]': ParameterType.PARAMETER_STRING_ARRAY,
+}
+
+
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     """Build the ParameterDescriptor of ``spec``: type, description, range, read-only."""
-    d = spec.default
-    if isinstance(d, bool):
-        ptype = ParameterType.PARAMETER_BOOL
-    elif isinstance(d, int):
-        ptype = ParameterType.PARAMETER_INTEGER
-    elif isinstance(d, float):
-        ptype = ParameterType.PARAMETER_DOUBLE
-    elif isinstance(d, str):
-        ptype = ParameterType.PARAMETER_STRING
-    elif d and isinstance(d[0], int):
-        ptype = ParameterType.PARAMETER_INTEGER_ARRAY
-    else:
-        ptype = ParameterType.PARAMETER_STRING_ARRAY
+    ptype = _PARAMETER_TYPES[spec.type_name]
     text = spec.description
     if spec.read_only:
         text += ' Read-only: fixed at start-up, restart the node to change it.'
