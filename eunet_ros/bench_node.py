@@ -57,7 +57,6 @@ from typing import Any, Callable, Dict, List, MutableMapping, Optional, Sequence
 from eunet_ros import dds_profile
 from eunet_ros.child_process import ChildExited, ChildProcess
 from eunet_ros.fileio import atomic_write_bytes
-from eunet_ros.image_conversion import to_byte_array
 from eunet_ros.stats import percentiles
 import numpy as np
 
@@ -664,6 +663,7 @@ def _camera_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def _publish(node: Any, a: argparse.Namespace) -> None:
     """Publish pre-built frames on a fixed schedule until stopped; save the stamps sent."""
+    from eunet_ros.ros_util import image_msg
     import rclpy
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
@@ -671,9 +671,7 @@ def _publish(node: Any, a: argparse.Namespace) -> None:
     rng = np.random.default_rng(a.seed)
     msgs = []
     for _ in range(4):
-        frame = rng.integers(0, 256, (a.height, a.width, 3), dtype=np.uint8)
-        msg = Image(height=a.height, width=a.width, encoding='bgr8', step=a.width * 3,
-                    data=to_byte_array(frame))
+        msg = image_msg(rng.integers(0, 256, (a.height, a.width, 3), dtype=np.uint8), 'bgr8')
         msg.header.frame_id = a.frame_id
         msgs.append(msg)
     period = int(round(NS / a.rate))

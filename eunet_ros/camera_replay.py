@@ -27,12 +27,13 @@ from eunet_ros import dds_profile
 from eunet_ros.frame_source import FrameSource, FrameSourceError
 from eunet_ros.image_conversion import to_byte_array
 from eunet_ros.node_params import ConfigError, ParamSpec
-from eunet_ros.ros_util import declare, run_node
+from eunet_ros.ros_util import declare, image_msg, run_node
 from rclpy.exceptions import NameValidationException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 
 __all__ = ['CameraReplay', 'REPLAY_PARAMS', 'main']
 
@@ -177,7 +178,7 @@ class CameraReplay(Node):
             return
         if self._t0 is None:
             self._t0 = time.monotonic()
-        stamp = self.get_clock().now().to_msg()
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=p['frame_id'])
         if self._raw_pub is not None:
             enc = p['encoding']
             if enc == 'rgb8':
@@ -186,25 +187,14 @@ class CameraReplay(Node):
                 img = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             else:
                 img = frame
-            msg = Image()
-            msg.header.stamp = stamp
-            msg.header.frame_id = p['frame_id']
-            msg.height, msg.width = img.shape[:2]
-            msg.encoding = enc
-            msg.step = img.shape[1] * (img.shape[2] if img.ndim == 3 else 1)
-            msg.data = to_byte_array(img)
-            self._raw_pub.publish(msg)
+            self._raw_pub.publish(image_msg(img, enc, header))
         if self._comp_pub is not None:
             fmt = p['compressed_format']
             params = [cv2.IMWRITE_JPEG_QUALITY, p['jpeg_quality']] if fmt == 'jpeg' else []
             ok, buf = cv2.imencode('.jpg' if fmt == 'jpeg' else '.png', frame, params)
             if ok:
-                cmsg = CompressedImage()
-                cmsg.header.stamp = stamp
-                cmsg.header.frame_id = p['frame_id']
-                cmsg.format = fmt
-                cmsg.data = to_byte_array(buf)
-                self._comp_pub.publish(cmsg)
+                self._comp_pub.publish(CompressedImage(header=header, format=fmt,
+                                                       data=to_byte_array(buf)))
         self.published += 1
         for f in self._source.skipped:
             if f not in self._warned:

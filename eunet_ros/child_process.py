@@ -53,10 +53,6 @@ class ChildProcess:
             self._fh.close()
             raise
 
-    def poll(self) -> Optional[int]:
-        """Return the exit status, or None while it runs."""
-        return self.proc.poll()
-
     def check_alive(self) -> None:
         """Raise :class:`ChildExited` with the tail of the log if the process has exited."""
         rc = self.proc.poll()

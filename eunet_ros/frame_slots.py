@@ -39,16 +39,6 @@ class LatestFrameSlots:
         self._cond = threading.Condition()
         self._closed = False
 
-    @property
-    def names(self) -> Tuple[str, ...]:
-        """Return the slot names."""
-        return self._names
-
-    @property
-    def closed(self) -> bool:
-        """Return True once :meth:`close` was called."""
-        return self._closed
-
     def put(self, name: str, item: Any) -> bool:
         """
         Store ``item`` as the newest of ``name``.

@@ -75,7 +75,6 @@ class FrameSource:
         self._files: List[str] = []
         self._index = 0
         self._cap = None
-        self.passes = 0  # completed passes over the source
         if not self.source:
             raise FrameSourceError('no source given: set it to a video file, an image folder, '
                                    'a glob pattern or an image.')
@@ -124,7 +123,6 @@ class FrameSource:
         ok, frame = self._cap.read()
         if ok:
             return frame
-        self.passes += 1
         if not self.loop:
             return None
         self._cap.release()
@@ -138,7 +136,6 @@ class FrameSource:
         tried = 0
         while tried < len(self._files):
             if self._index >= len(self._files):
-                self.passes += 1
                 if not self.loop:
                     return None
                 self._index = 0

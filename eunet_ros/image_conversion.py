@@ -103,6 +103,21 @@ def _supported_list() -> str:
     return ', '.join(sorted(SUPPORTED_ENCODINGS))
 
 
+def _check_sides(h: int, w: int, what: str, verdict: str) -> None:
+    """
+    Refuse a zero size or more than :data:`MAX_SIDE` pixels on a side.
+
+    :param what: the image, for the message (``'image'``, ``'decoded image'``, ...).
+    :param verdict: what an absurd size means or what is done about it.
+    :raises ImageConversionError: ``zero-size ...`` or ``absurd ... size ...``.
+    """
+    if h == 0 or w == 0:
+        raise ImageConversionError(f'zero-size {what} ({w}x{h}): nothing to segment.')
+    if h > MAX_SIDE or w > MAX_SIDE:
+        raise ImageConversionError(
+            f'absurd {what} size {w}x{h} (more than {MAX_SIDE} pixels on a side): {verdict}.')
+
+
 def check_image(msg: Any) -> _Encoding:
     """
     Validate the fields of a sensor_msgs/Image; return its encoding's description.
@@ -131,12 +146,7 @@ def check_image(msg: Any) -> _Encoding:
         raise ImageConversionError(
             f'unknown encoding {enc_name!r}; supported: {_supported_list()}.')
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    if h == 0 or w == 0:
-        raise ImageConversionError(f'zero-size image ({w}x{h}): nothing to segment.')
-    if h > MAX_SIDE or w > MAX_SIDE:
-        raise ImageConversionError(
-            f'absurd image size {w}x{h} (more than {MAX_SIDE} pixels on a side): the '
-            'header is corrupt.')
+    _check_sides(h, w, 'image', 'the header is corrupt')
     if h < enc.min_side or w < enc.min_side:
         raise ImageConversionError(
             f'{enc_name} image of {w}x{h} is too small to demosaic (at least '
@@ -167,7 +177,11 @@ def image_to_array(msg: Any) -> Tuple[np.ndarray, str]:
     :returns: ``(frame, order)`` with ``order`` ``'bgr'`` or ``'rgb'``.
     :raises ImageConversionError: the message is invalid (see :func:`check_image`).
     """
-    enc = check_image(msg)
+    return _to_array(msg, check_image(msg))
+
+
+def _to_array(msg: Any, enc: _Encoding) -> Tuple[np.ndarray, str]:
+    """Convert a sensor_msgs/Image that :func:`check_image` passed as ``enc``."""
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     flat = np.frombuffer(msg.data, dtype=np.uint8)
     rows = flat.reshape(h, step)[:, :w * enc.bytes_per_pixel]
@@ -228,13 +242,7 @@ def _check_compressed(msg: Any) -> bytes:
             '(jpeg or png).')
     size = peek_compressed_size(buf[:65536])
     if size is not None:
-        h, w = size
-        if h == 0 or w == 0:
-            raise ImageConversionError(f'compressed image header says zero size ({w}x{h}).')
-        if h > MAX_SIDE or w > MAX_SIDE:
-            raise ImageConversionError(
-                f'compressed image header says {w}x{h} (more than {MAX_SIDE} pixels on a '
-                'side): refused before decoding.')
+        _check_sides(*size, 'compressed image', 'its header is corrupt; refused before decoding')
     return buf
 
 
@@ -249,22 +257,20 @@ def compressed_to_array(msg: Any) -> Tuple[np.ndarray, str]:
     try:
         img = cv2.imdecode(np.frombuffer(buf, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as e:
-        img = None
-        detail = f' ({str(e).strip().splitlines()[-1]})'
-    else:
-        detail = ''
+        raise _undecodable(msg, buf, str(e).strip().splitlines()[-1]) from None
     if img is None:
-        raise ImageConversionError(
-            f'could not decode {len(buf)} bytes of format {getattr(msg, "format", "")!r} as '
-            f'jpeg or png{detail}.')
+        raise _undecodable(msg, buf)
     return _sane_decoded(img), 'bgr'
 
 
+def _undecodable(msg: Any, buf: bytes, detail: str = '') -> ImageConversionError:
+    return ImageConversionError(
+        f'could not decode {len(buf)} bytes of format {getattr(msg, "format", "")!r} as '
+        f'jpeg or png{f" ({detail})" if detail else ""}.')
+
+
 def _sane_decoded(img: np.ndarray) -> np.ndarray:
-    h, w = img.shape[:2]
-    if h > MAX_SIDE or w > MAX_SIDE:
-        raise ImageConversionError(
-            f'decoded image is {w}x{h} (more than {MAX_SIDE} pixels on a side).')
+    _check_sides(*img.shape[:2], 'decoded image', 'refused')
     if img.dtype != np.uint8:  # pragma: no cover - IMREAD_COLOR always gives 8 bit
         img = (img // 256).astype(np.uint8)
     if img.ndim == 2:
@@ -317,25 +323,20 @@ class CvBridgeConverter:
         try:
             img = np.asarray(self._bridge.imgmsg_to_cv2(msg, desired_encoding=want))
         except Exception:  # noqa: B902 - CvBridgeError or a numpy error
-            return image_to_array(msg)
+            return _to_array(msg, enc)
         if img.shape != (int(msg.height), int(msg.width), 3) or img.dtype != np.uint8:
-            return image_to_array(msg)
+            return _to_array(msg, enc)
         return img, enc.order
 
     def compressed(self, msg: Any) -> Tuple[np.ndarray, str]:
         """Validate like the built-in converter, then decode with cv_bridge."""
-        _check_compressed(msg)
+        buf = _check_compressed(msg)
         try:
             img = self._bridge.compressed_imgmsg_to_cv2(msg, desired_encoding='bgr8')
         except Exception as e:  # noqa: B902 - CvBridgeError, cv2.error
-            img = None
-            detail = f' ({e})'
-        else:
-            detail = ''
+            raise _undecodable(msg, buf, str(e)) from None
         if img is None:
-            raise ImageConversionError(
-                f'could not decode {len(msg.data)} bytes of format {msg.format!r} as jpeg or '
-                f'png{detail}.')
+            raise _undecodable(msg, buf)
         return _sane_decoded(np.asarray(img)), 'bgr'
 
 

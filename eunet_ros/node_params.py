@@ -380,14 +380,13 @@ def runtime_check(name: str, value: Any) -> Optional[str]:
     :returns: None when it can take effect, else the reason it is refused.
     """
     try:
-        spec = _spec(name)
-    except KeyError:
+        read_only = _spec(name).read_only
+    except KeyError:  # a camera or group parameter: they decide topics, fixed too
+        read_only = True
+    if read_only:
         return (f'{name} is fixed at start-up (it decides topics or the model); restart the '
                 'node to change it.')
-    if spec.read_only:
-        return (f'{name} is fixed at start-up (it decides topics or the model); restart the '
-                'node to change it.')
-    if spec.name == 'publish_overlay':
+    if name == 'publish_overlay':
         return None if isinstance(value, bool) else f'{name} must be a bool, got {value!r}'
     try:
         _number({name: value}, name)

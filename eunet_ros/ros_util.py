@@ -1,35 +1,41 @@
 # Copyright 2026 eunet_ros developers
 # Licensed under the Apache License, Version 2.0
 
-"""rclpy helpers shared by segment_node and camera_replay: parameter declarations, SIGTERM."""
+"""
+rclpy helpers shared by the nodes and tools.
+
+Parameter declarations, sensor_msgs/Image from an array, SIGTERM, running a node.
+"""
 
 from __future__ import annotations
 
 import signal
 from typing import Any, Callable, List, Optional, Tuple
 
+from eunet_ros.image_conversion import to_byte_array
 from eunet_ros.node_params import ConfigError, ParamSpec
+import numpy as np
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
+from sensor_msgs.msg import Image
 
-__all__ = ['descriptor', 'declare', 'exit_cleanly_on_sigterm']
+__all__ = ['descriptor', 'declare', 'image_msg', 'exit_cleanly_on_sigterm', 'run_node']
+
+
+# ParamSpec.type_name -> the ROS parameter type
+_PARAMETER_TYPES = {
+    'bool': ParameterType.PARAMETER_BOOL,
+    'integer': ParameterType.PARAMETER_INTEGER,
+    'double': ParameterType.PARAMETER_DOUBLE,
+    'string': ParameterType.PARAMETER_STRING,
+    'integer[]': ParameterType.PARAMETER_INTEGER_ARRAY,
+    'string[]': ParameterType.PARAMETER_STRING_ARRAY,
+}
 
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     """Build the ParameterDescriptor of ``spec``: type, description, range, read-only."""
-    d = spec.default
-    if isinstance(d, bool):
-        ptype = ParameterType.PARAMETER_BOOL
-    elif isinstance(d, int):
-        ptype = ParameterType.PARAMETER_INTEGER
-    elif isinstance(d, float):
-        ptype = ParameterType.PARAMETER_DOUBLE
-    elif isinstance(d, str):
-        ptype = ParameterType.PARAMETER_STRING
-    elif d and isinstance(d[0], int):
-        ptype = ParameterType.PARAMETER_INTEGER_ARRAY
-    else:
-        ptype = ParameterType.PARAMETER_STRING_ARRAY
+    ptype = _PARAMETER_TYPES[spec.type_name]
     text = spec.description
     if spec.read_only:
         text += ' Read-only: fixed at start-up, restart the node to change it.'
@@ -58,6 +64,24 @@ def declare(node: Any, spec: ParamSpec) -> Any:
         allowed = f', {spec.allowed}' if spec.allowed else ''
         raise ConfigError(spec.name, f'{detail} (expected a {spec.type_name}{allowed}).') \
             from None
+
+
+def image_msg(a: np.ndarray, encoding: str, header: Any = None) -> Image:
+    """
+    Build a sensor_msgs/Image of a uint8 H x W or H x W x C array (its pixels copied once).
+
+    :param encoding: the ROS encoding of ``a`` (``bgr8``, ``mono8``, ...).
+    :param header: the message's header (default: an empty one).
+    """
+    m = Image()
+    if header is not None:
+        m.header = header
+    m.height, m.width = int(a.shape[0]), int(a.shape[1])
+    m.encoding = encoding
+    m.is_bigendian = 0
+    m.step = int(a.shape[1]) * (int(a.shape[2]) if a.ndim == 3 else 1)
+    m.data = to_byte_array(a)
+    return m
 
 
 def _raise_keyboard_interrupt(signum, frame):

@@ -37,11 +37,11 @@ import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from eunet_ros import dds_profile
 from eunet_ros.frame_slots import LatestFrameSlots
-from eunet_ros.image_conversion import ImageConversionError, make_converter, to_byte_array
+from eunet_ros.image_conversion import ImageConversionError, make_converter
 from eunet_ros.node_params import (camera_params, check_names, ConfigError, GLOBAL_PARAMS,
                                    group_param, NodeSettings, parse_settings,
                                    RESERVED_NAMES, resolve_groups, runtime_check)
-from eunet_ros.ros_util import declare, run_node
+from eunet_ros.ros_util import declare, image_msg, run_node
 from eunet_ros.stats import CameraStats, LatencyWindow, LogThrottle
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
@@ -396,12 +396,12 @@ class SegmentNode(Node):
 
     def _publish(self, cam: _Camera, msg: Any, arrived: float, res: Any) -> None:
         h, w = res.mask.shape
-        cam.mask_pub.publish(_image(msg.header, res.mask, 'mono8'))
+        cam.mask_pub.publish(image_msg(res.mask, 'mono8', msg.header))
         if res.overlay is not None:
-            cam.overlay_pub.publish(_image(msg.header, res.overlay, 'bgr8'))
+            cam.overlay_pub.publish(image_msg(res.overlay, 'bgr8', msg.header))
         for g, pub in cam.group_pubs.items():
             if pub.get_subscription_count() > 0:
-                pub.publish(_image(msg.header, cv2.LUT(res.mask, self._luts[g]), 'mono8'))
+                pub.publish(image_msg(cv2.LUT(res.mask, self._luts[g]), 'mono8', msg.header))
         cam.stats.arrival_latency.add(time.monotonic() - arrived)
         stamp = msg.header.stamp
         if stamp.sec or stamp.nanosec:
@@ -515,17 +515,6 @@ class SegmentNode(Node):
 
 def _ms(v: float) -> str:
     return 'nan' if math.isnan(v) else f'{v:.1f}'
-
-
-def _image(header: Any, a: np.ndarray, encoding: str) -> Image:
-    m = Image()
-    m.header = header
-    m.height, m.width = int(a.shape[0]), int(a.shape[1])
-    m.encoding = encoding
-    m.is_bigendian = 0
-    m.step = int(a.shape[1]) * (a.shape[2] if a.ndim == 3 else 1)
-    m.data = to_byte_array(a)
-    return m
 
 
 def main(args: Optional[List[str]] = None) -> int:

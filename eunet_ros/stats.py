@@ -88,7 +88,6 @@ class CameraStats:
         self.stamp_latency = LatencyWindow(window_s)
         self.arrival_latency = LatencyWindow(window_s)
         self.last_error = ''
-        self.last_error_t: Optional[float] = None
         self.last_frame = ''  # e.g. "640x480 bgr8"
 
     def count(self, what: str, n: int = 1) -> None:
@@ -100,7 +99,6 @@ class CameraStats:
         """Remember the latest problem (shown in diagnostics)."""
         with self._lock:
             self.last_error = message
-            self.last_error_t = time.monotonic()
 
     def totals(self) -> Dict[str, int]:
         """Return a copy of the counters."""
