@@ -52,9 +52,10 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Dict, List, MutableMapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, MutableMapping, Optional, Sequence, Tuple
 
 from eunet_ros import dds_profile
+from eunet_ros.argtypes import at_least
 from eunet_ros.child_process import ChildExited, ChildProcess
 from eunet_ros.fileio import atomic_write_bytes
 from eunet_ros.stats import percentiles
@@ -76,20 +77,6 @@ class BadInput(BenchError):
 
 
 # --------------------------------------------------------------------------- options
-def _at_least(cast: Callable[[str], Any], minimum: float, *, strict: bool) -> Callable:
-    """Return an argparse type: a number (``cast``) above ``minimum`` (or equal, not strict)."""
-    def parse(text: str) -> Any:
-        try:
-            v = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-        if not math.isfinite(v) or v < minimum or (strict and v == minimum):
-            raise argparse.ArgumentTypeError(
-                f'{text} must be {"more than" if strict else "at least"} {minimum:g}')
-        return v
-    return parse
-
-
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show defaults, except where there is none to show (None, an empty list)."""
 
@@ -121,16 +108,16 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help='instead of a checkpoint: a random-init EUnet of this variant ('
                         f'{", ".join(sorted(VARIANTS))}) at its default input size (timing '
                         'only)')
-    p.add_argument('--cameras', type=_at_least(int, 1, strict=False), default=1, metavar='N',
+    p.add_argument('--cameras', type=at_least(1), default=1, metavar='N',
                    help='cameras (one publisher process each)')
-    p.add_argument('--rate', type=_at_least(float, 0, strict=True), default=30.0, metavar='HZ',
+    p.add_argument('--rate', type=at_least(0, float, inclusive=False), default=30.0, metavar='HZ',
                    help='frames per second of each camera')
     p.add_argument('--resolution', type=parse_resolution, default='1280x720', metavar='WxH',
                    help='WxH of the bgr8 camera frames')
-    p.add_argument('--duration', type=_at_least(float, 0, strict=True), default=20.0,
+    p.add_argument('--duration', type=at_least(0, float, inclusive=False), default=20.0,
                    metavar='S',
                    help='seconds measured')
-    p.add_argument('--warmup', type=_at_least(float, 0, strict=False), default=3.0, metavar='S',
+    p.add_argument('--warmup', type=at_least(0, float), default=3.0, metavar='S',
                    help='seconds after the node is ready (first mask of every camera) that '
                         'do not count')
     p.add_argument('--overlay', action=argparse.BooleanOptionalAction, default=False,
@@ -139,7 +126,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument('--node-param', action='append', default=[], metavar='NAME:=VALUE',
                    help='more segment_node parameters, e.g. max_batch:=1 or '
                         '"input_size:=[720, 1280]" (repeatable)')
-    p.add_argument('--startup-timeout', type=_at_least(float, 0, strict=True), default=180.0,
+    p.add_argument('--startup-timeout', type=at_least(0, float, inclusive=False), default=180.0,
                    metavar='S',
                    help='seconds the node may take to deliver the first mask of every camera')
     p.add_argument('--log-dir', default=None, metavar='DIR',

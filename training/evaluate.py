@@ -33,6 +33,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 import cv2
+from eunet_ros.argtypes import at_least
 from eunet_ros.checkpoint import CheckpointError, load_checkpoint
 from eunet_ros.engine import EngineError, SegmentationEngine
 import numpy as np
@@ -41,7 +42,7 @@ from training.datasets import build_source, DatasetError, IGNORE, UNLABELLED
 from training.datasets.base import SegmentationSource
 from training.datasets.files import atomic_write_bytes, atomic_write_json, atomic_write_png
 from training.metrics import ConfusionMatrix, format_table
-from training.utils import at_least, ConfigError
+from training.utils import ConfigError
 import yaml
 
 log = logging.getLogger('training.evaluate')

@@ -48,11 +48,11 @@ import sys
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
+from eunet_ros.argtypes import at_least
 from eunet_ros.checkpoint import DEFAULT_PALETTE
 from eunet_ros.fileio import atomic_write_bytes
 import numpy as np
 from training.datasets.base import FS_CLASSES, SegmentationSource
-from training.utils import at_least
 
 __all__ = [
     'GENERATOR_VERSION',

@@ -44,6 +44,7 @@ import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from eunet_ros.argtypes import at_least
 from eunet_ros.benchmark import text_table
 from eunet_ros.checkpoint import IMAGENET_MEAN, IMAGENET_STD
 from eunet_ros.engine import EngineError, resolve_device
@@ -56,7 +57,6 @@ from training.datasets import build_source, DatasetError
 from training.losses import MarginalCrossEntropy
 from training.train import _loader, DEFAULTS, make_optimizer, model_config, train_step
 from training.transforms import Normalize, TrainTransform
-from training.utils import at_least
 
 __all__ = ['get_args_parser', 'main', 'cli', 'measure', 'GpuUtilSampler', 'ThroughputError']
 

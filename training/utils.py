@@ -5,17 +5,15 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 from dataclasses import dataclass
 import datetime
 import logging
-import math
 import os
 from pathlib import Path
 import random
 import sys
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from eunet_ros.engine import EngineError, resolve_device
 import numpy as np
@@ -204,28 +202,3 @@ def set_by_path(cfg: Dict[str, Any], assignment: str) -> None:
                 node = node[p]
         else:
             raise ConfigError(f'--set {key}: {".".join(parts[:i])} is not a mapping or list')
-
-
-def at_least(minimum: float, kind: type = int,
-             inclusive: bool = True) -> Callable[[str], Any]:
-    """
-    Return an argparse type: a finite ``kind`` (int or float) of at least ``minimum``.
-
-    :param minimum: the bound.
-    :param kind: ``int`` or ``float``.
-    :param inclusive: False asks for more than ``minimum`` (e.g. a positive float).
-    :returns: the parser; bad text is an ``argparse.ArgumentTypeError`` such as
-        ``must be >= 1, got 0``.
-    """
-    noun = 'an integer' if kind is int else 'a number'
-    op = '>=' if inclusive else '>'
-
-    def parse(text: str) -> Any:
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'{text!r} is not {noun}') from None
-        if not math.isfinite(v) or v < minimum or (not inclusive and v == minimum):
-            raise argparse.ArgumentTypeError(f'must be {op} {minimum}, got {text}')
-        return v
-    return parse
