@@ -146,6 +146,7 @@ class Recorder:
         self.sample_stamps: List[Tuple[int, int]] = []
         self._pending_mask: Optional[Tuple[Tuple[int, int], np.ndarray]] = None
         self.writer = None
+        self._closed = False
         self.video_path = out / 'overlay.mp4'
         self.class_table: Optional[dict] = None
         self.diagnostics: Dict[str, Dict[str, str]] = {}
@@ -243,9 +244,12 @@ class Recorder:
                     message=st.message)
 
     def close(self) -> None:
-        """Stop spinning and release the video writer."""
+        """Stop spinning and release the video writer (again: no-op)."""
         with self.lock:
             self.recording = False
+            if self._closed:
+                return
+            self._closed = True
             if self.writer is not None:
                 self.writer.release()
         self._executor.shutdown()
@@ -421,7 +425,7 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         for c in children:
             c.stop()
-        if recorder is not None and recorder.recording:
+        if recorder is not None:
             recorder.close()
         rclpy.try_shutdown()
 
