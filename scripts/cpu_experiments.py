@@ -49,7 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
-from eunet_ros.benchmark import parse_resolution, time_round_robin  # noqa: E402
+from eunet_ros.benchmark import (parse_resolution, text_table,  # noqa: E402
+                                 time_round_robin)
 from eunet_ros.checkpoint import load_checkpoint  # noqa: E402
 from eunet_ros.engine import (argmax_np, channel_argmax, letterbox_geometry,  # noqa: E402
                               SegmentationEngine, upsample_argmax)
@@ -182,12 +183,12 @@ def _candidate(name: str, model: nn.Module, x: torch.Tensor,
 def report(jobs: List[Job], key: str, extra: Callable[[Dict[str, object]], str] = None) -> None:
     """Print median, min, ratio to the first job and the extra column."""
     base = jobs[0][0][f'{key}_ms']
-    print(f'{"candidate":<26} {"median ms":>10} {"min ms":>8} {"ratio":>6} {"samples":>8}  '
-          'agreement with the first')
+    lines = [('candidate', 'median ms', 'min ms', 'ratio', 'samples', 'agreement with the first')]
     for row, _ in jobs:
-        print(f'{row["model"]:<26} {row[f"{key}_ms"]:>10.2f} {row[f"{key}_min_ms"]:>8.2f} '
-              f'{row[f"{key}_ms"] / base:>6.2f} {row[f"{key}_samples"]:>8d}  '
-              + (extra(row) if extra else ''))
+        lines.append((str(row['model']), f'{row[f"{key}_ms"]:.2f}', f'{row[f"{key}_min_ms"]:.2f}',
+                      f'{row[f"{key}_ms"] / base:.2f}', str(row[f'{key}_samples']),
+                      extra(row) if extra else ''))
+    print(text_table(lines))
 
 
 def cmd_network(args: argparse.Namespace) -> None:
