@@ -9,7 +9,7 @@ COLCON_PATHS := --base-paths . --build-base $(WS)/build --install-base $(WS)/ins
 export COLCON_LOG_PATH := $(abspath $(WS))/log
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup build test lint benchmark clean demo synthetic-data train-synthetic
+.PHONY: setup build test benchmark clean demo synthetic-data train-synthetic
 
 setup:
 	@VENV=$(VENV) scripts/setup_env.sh

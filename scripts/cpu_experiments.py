@@ -49,7 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
-from eunet_ros.benchmark import time_round_robin  # noqa: E402
+from eunet_ros.benchmark import (parse_resolution, text_table,  # noqa: E402
+                                 time_round_robin)
 from eunet_ros.checkpoint import load_checkpoint  # noqa: E402
 from eunet_ros.engine import (argmax_np, channel_argmax, letterbox_geometry,  # noqa: E402
                               SegmentationEngine, upsample_argmax)
@@ -63,20 +64,22 @@ CKPT = ROOT / 'models' / 'eunet_fs_synthetic.pt'
 Job = Tuple[Dict[str, object], Dict[str, Callable[[], object]]]
 
 
-def _size(text: str) -> Tuple[int, int]:
-    w, h = (int(v) for v in text.lower().split('x'))
-    return w, h
+@contextlib.contextmanager
+def _threads(n: int):
+    """Run the block with ``n`` torch threads (set-up that fixes its thread count: inductor)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def with_threads(n: int, fn: Callable[[], object]) -> Callable[[], object]:
     """Run ``fn`` with ``n`` torch threads, then restore the previous count."""
     def run():
-        old = torch.get_num_threads()
-        torch.set_num_threads(n)
-        try:
+        with _threads(n):
             return fn()
-        finally:
-            torch.set_num_threads(old)
     return run
 
 
@@ -142,17 +145,6 @@ def network_candidates(model: nn.Module, x: torch.Tensor,
     return out
 
 
-@contextlib.contextmanager
-def _threads(n: int):
-    """Run the block with ``n`` torch threads (set-up that fixes its thread count: inductor)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _candidate(name: str, model: nn.Module, x: torch.Tensor,
                cl_x: torch.Tensor) -> Callable[[], torch.Tensor]:
     """Build one network candidate (its ``-1t`` suffix already stripped)."""
@@ -191,12 +183,12 @@ def _candidate(name: str, model: nn.Module, x: torch.Tensor,
 def report(jobs: List[Job], key: str, extra: Callable[[Dict[str, object]], str] = None) -> None:
     """Print median, min, ratio to the first job and the extra column."""
     base = jobs[0][0][f'{key}_ms']
-    print(f'{"candidate":<26} {"median ms":>10} {"min ms":>8} {"ratio":>6} {"samples":>8}  '
-          'agreement with the first')
+    lines = [('candidate', 'median ms', 'min ms', 'ratio', 'samples', 'agreement with the first')]
     for row, _ in jobs:
-        print(f'{row["model"]:<26} {row[f"{key}_ms"]:>10.2f} {row[f"{key}_min_ms"]:>8.2f} '
-              f'{row[f"{key}_ms"] / base:>6.2f} {row[f"{key}_samples"]:>8d}  '
-              + (extra(row) if extra else ''))
+        lines.append((str(row['model']), f'{row[f"{key}_ms"]:.2f}', f'{row[f"{key}_min_ms"]:.2f}',
+                      f'{row[f"{key}_ms"] / base:.2f}', str(row[f'{key}_samples']),
+                      extra(row) if extra else ''))
+    print(text_table(lines))
 
 
 def cmd_network(args: argparse.Namespace) -> None:
@@ -391,7 +383,7 @@ def main(argv=None) -> int:
     n = sub.add_parser('network')
     n.add_argument('--model', choices=['rand', 'ckpt'], default='rand',
                    help='rand: random-init fast at --size; ckpt: ' + str(CKPT.name))
-    n.add_argument('--size', type=_size, default=(640, 480), help='WxH (rand only)')
+    n.add_argument('--size', type=parse_resolution, default=(640, 480), help='WxH (rand only)')
     n.add_argument('--candidates', nargs='+',
                    default=['eager', 'eager-1t', 'channels_last', 'channels_last-1t',
                             'bn_folded', 'jit_optimized', 'bf16', 'ort-2t-spin', 'ort-2t',
@@ -400,14 +392,14 @@ def main(argv=None) -> int:
     e = sub.add_parser('engine')
     e.add_argument('--model', choices=['rand', 'ckpt'], default='ckpt',
                    help='ckpt: the packaged model; rand: random-init fast at the frame size')
-    e.add_argument('--frames', type=_size, default=(640, 480), help='frame WxH')
+    e.add_argument('--frames', type=parse_resolution, default=(640, 480), help='frame WxH')
     e.add_argument('--baseline-ref', default='690424b', help='git revision of the baseline')
     e.add_argument('--frames-checked', type=int, default=8)
     e.add_argument('--one-thread', action='store_true', help='also the baseline and the new '
                    'torch engine with 1 torch thread')
     e.add_argument('--time', type=float, default=60.0)
     s = sub.add_parser('steps')
-    s.add_argument('--frames', type=_size, default=(1280, 720))
+    s.add_argument('--frames', type=parse_resolution, default=(1280, 720))
     s.add_argument('--time', type=float, default=30.0)
     args = p.parse_args(argv)
     {'network': cmd_network, 'engine': cmd_engine, 'steps': cmd_steps}[args.cmd](args)

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # eunet_ros of this checkout (the demo runs before sourcing)
 
 from eunet_ros.child_process import ChildExited, ChildProcess  # noqa: E402
+from eunet_ros.stats import percentiles  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -146,6 +147,7 @@ class Recorder:
         self.sample_stamps: List[Tuple[int, int]] = []
         self._pending_mask: Optional[Tuple[Tuple[int, int], np.ndarray]] = None
         self.writer = None
+        self._closed = False
         self.video_path = out / 'overlay.mp4'
         self.class_table: Optional[dict] = None
         self.diagnostics: Dict[str, Dict[str, str]] = {}
@@ -243,9 +245,12 @@ class Recorder:
                     message=st.message)
 
     def close(self) -> None:
-        """Stop spinning and release the video writer."""
+        """Stop spinning and release the video writer (again: no-op)."""
         with self.lock:
             self.recording = False
+            if self._closed:
+                return
+            self._closed = True
             if self.writer is not None:
                 self.writer.release()
         self._executor.shutdown()
@@ -294,11 +299,6 @@ def legend(sheet: np.ndarray, palette: Dict[int, Tuple[int, int, int]],
                     cv2.LINE_AA)
         x += 34 + 9 * len(label)
     return np.concatenate([sheet, strip], axis=0)
-
-
-def percentile(values: List[float], q: float) -> Optional[float]:
-    """Return the q-th percentile, or None for no values."""
-    return float(np.percentile(values, q)) if values else None
 
 
 # --------------------------------------------------------------------------- main
@@ -390,13 +390,14 @@ def run(args: argparse.Namespace) -> dict:
         cam_diag = next((v for k, v in diag.items() if 'camera' in k), {})
         sent = n_frames
         received = recorder.masks
+        p50, p99 = percentiles(recorder.latencies_ms)  # one per mask: not empty (checked)
         summary = {
             'frames_sent': sent,
             'frames_received': received,
             'frames_dropped': max(0, sent - received),
             'drop_rate': round(max(0, sent - received) / sent, 4) if sent else None,
-            'latency_ms_p50': percentile(recorder.latencies_ms, 50),
-            'latency_ms_p99': percentile(recorder.latencies_ms, 99),
+            'latency_ms_p50': p50,
+            'latency_ms_p99': p99,
             'throughput_fps': round(received / elapsed, 2) if elapsed > 0 else None,
             'camera_rate_hz': args.fps,
             'resolution': f'{args.width}x{args.height}',
@@ -421,7 +422,7 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         for c in children:
             c.stop()
-        if recorder is not None and recorder.recording:
+        if recorder is not None:
             recorder.close()
         rclpy.try_shutdown()
 

@@ -40,7 +40,7 @@
 #   node_1cam      75 s  [~45 s]  end to end over DDS, 1 camera 1280x720 @ 60 Hz, 30 s
 #   node_4cam     170 s  [~135 s] 4 cameras 1280x720 @ 60 Hz each, 120 s
 # (node last: it is the newest and the most likely to hang; the node steps are skipped
-# with the reason printed when `python -m eunet_ros.benchmark node` or rclpy is missing)
+# with the reason printed when rclpy is missing)
 #
 # Environment: SUITE_SMOKE=1 (CPU, tiny sizes), SUITE_DEVICE (cuda; smoke: cpu),
 # SUITE_PYTHON (default: python3 when it imports torch, else .venv/bin/python),
@@ -240,8 +240,6 @@ fi
 NODE_WHY=''
 if ! "$PY" -c 'import rclpy, sensor_msgs.msg' >/dev/null 2>&1; then
   NODE_WHY="rclpy does not import: $("$PY" -c 'import rclpy, sensor_msgs.msg' 2>&1 | tail -1)"
-elif ! "$PY" -m eunet_ros.benchmark node --help 2>/dev/null | grep -q -- '--cameras'; then
-  NODE_WHY="no node mode in this checkout (python -m eunet_ros.benchmark node --help lacks --cameras)"
 fi
 if [ -z "$NODE_WHY" ]; then
   step node_1cam 75 "$PY" -m eunet_ros.benchmark node "${NODE_COMMON[@]}" "${NODE_1[@]}" \
