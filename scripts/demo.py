@@ -319,9 +319,9 @@ def run(args: argparse.Namespace) -> dict:
     import rclpy
     rclpy.init()
     try:
-        log('step 2/5: starting segment_node from the install space '
-            f'({executable(args.ws, "segment_node")})')
-        node_cmd = [str(executable(args.ws, 'segment_node')), '--ros-args',
+        node_exe = executable(args.ws, 'segment_node')
+        log(f'step 2/5: starting segment_node from the install space ({node_exe})')
+        node_cmd = [str(node_exe), '--ros-args',
                     '--params-file', str(config), '-p', f'device:={args.device}']
         if args.checkpoint:
             node_cmd += ['-p', f'checkpoint:={args.checkpoint}']
@@ -445,8 +445,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           f'dropped {s["frames_dropped"]} (newest-frame policy: the node never queues)')
     print(f'  throughput    {s["throughput_fps"]} masks/s at {s["resolution"]}, camera at '
           f'{s["camera_rate_hz"]:g} Hz')
-    if p50 is not None:
-        print(f'  latency       p50 {p50:.1f} ms, p99 {p99:.1f} ms (camera stamp -> mask)')
+    print(f'  latency       p50 {p50:.1f} ms, p99 {p99:.1f} ms (camera stamp -> mask)')
     print(f'  files         {args.out}/overlay.mp4, {args.out}/contact_sheet.png, '
           f'{args.out}/summary.json')
     return 0
