@@ -1,0 +1,418 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+The world of a synthetic scene: a closed track, its cones, objects and look.
+
+:class:`_Scene` builds all of it from one random generator: the track
+(:func:`_make_centerline`, :class:`_Track`), the cones along its edges (FS
+colours and a few unknown ones), the ground materials, boxes beside the track,
+the tree line at the horizon, the light, the colours and the camera style. It
+holds world geometry only: :mod:`training.synthetic.camera` looks at it and
+:mod:`training.synthetic.render` draws it. The class ids of the mask and the
+ground materials are defined here too.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+from training.datasets.base import FS_CLASSES
+from training.synthetic.textures import _TEX
+
+BACKGROUND, TRACK, BLUE, YELLOW, ORANGE, LARGE_ORANGE, UNKNOWN = range(7)
+assert FS_CLASSES[TRACK] == 'track' and FS_CLASSES[UNKNOWN] == 'unknown_cone'
+
+# Ground materials (index into per-scene colour tables).
+_GRASS, _APRON, _TRACK_MAT, _SKY, _TREES = range(5)
+
+# Cone geometry from the competition rules (metres): square base plate, round body.
+_CONE_GEOMETRY = {
+    'small': {'base': 0.228, 'plate': 0.025, 'r0': 0.100, 'r1': 0.022, 'height': 0.325,
+              'stripes': ((0.40, 0.62),)},
+    'large': {'base': 0.285, 'plate': 0.030, 'r0': 0.125, 'r1': 0.026, 'height': 0.505,
+              'stripes': ((0.33, 0.46), (0.60, 0.73))},
+}
+_RING = 14  # points per ring of a cone
+
+_WHITE = (0.92, 0.92, 0.90)
+_BLACK = (0.07, 0.07, 0.07)
+# (body albedo, stripe albedo) of the FS cone colours, sRGB in [0, 1].
+_CONE_COLOURS = {
+    BLUE: ((0.07, 0.22, 0.68), _WHITE),
+    YELLOW: ((0.96, 0.80, 0.06), _BLACK),
+    ORANGE: ((0.98, 0.42, 0.05), _WHITE),
+    LARGE_ORANGE: ((0.98, 0.38, 0.04), _WHITE),
+}
+# Body colours of cones that are no FS cone (labelled unknown_cone).
+_UNKNOWN_COLOURS = (
+    (0.85, 0.85, 0.82), (0.12, 0.55, 0.18), (0.75, 0.08, 0.10), (0.45, 0.15, 0.60),
+    (0.90, 0.45, 0.65), (0.45, 0.45, 0.45), (0.12, 0.12, 0.12), (0.45, 0.28, 0.14),
+    (0.20, 0.70, 0.70))
+
+
+class _Track:
+    """
+    A closed track sampled every ``ds`` metres along its centre line.
+
+    :ivar center: N x 2 centre line; the car drives in index order.
+    :ivar tangent: N x 2 unit tangents.
+    :ivar normal: N x 2 unit normals pointing to the LEFT of the driving direction.
+    :ivar width: N track widths (m).
+    :ivar curvature: N signed curvatures (1/m, positive = left turn).
+    """
+
+    def __init__(self, center: np.ndarray, width: np.ndarray) -> None:
+        self.center = center
+        self.n = len(center)
+        d = np.roll(center, -1, axis=0) - np.roll(center, 1, axis=0)
+        self.tangent = d / np.linalg.norm(d, axis=1, keepdims=True)
+        self.normal = np.stack([-self.tangent[:, 1], self.tangent[:, 0]], axis=1)
+        seg = np.linalg.norm(np.roll(center, -1, axis=0) - center, axis=1)
+        self.length = float(seg.sum())
+        self.ds = self.length / self.n
+        t2 = np.roll(self.tangent, -1, axis=0)
+        cross = self.tangent[:, 0] * t2[:, 1] - self.tangent[:, 1] * t2[:, 0]
+        self.curvature = np.arcsin(np.clip(cross, -1, 1)) / self.ds
+        self.width = width
+        self.left = center + self.normal * (width / 2)[:, None]
+        self.right = center - self.normal * (width / 2)[:, None]
+
+    def index(self, s: float) -> int:
+        """Return the sample index nearest to arc length ``s`` (wraps around)."""
+        return int(round(s / self.ds)) % self.n
+
+    def interp(self, s: float, arr: np.ndarray) -> np.ndarray:
+        """Linearly interpolate a per-sample array at arc length ``s`` (wraps around)."""
+        x = (s / self.ds) % self.n
+        i = int(math.floor(x))
+        f = x - i
+        return arr[i] * (1 - f) + arr[(i + 1) % self.n] * f
+
+
+def _make_centerline(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """Return a smooth simple closed centre line (counter-clockwise) and its widths."""
+    base_width = rng.uniform(3.0, 5.0)
+    for attempt in range(30):
+        radius = rng.uniform(22.0, 55.0)
+        theta = np.linspace(0, 2 * np.pi, 3000, endpoint=False)
+        r = np.ones_like(theta)
+        shrink = 0.8 ** attempt
+        for k in range(2, 7):
+            r += shrink * rng.uniform(0, 0.28 / k ** 0.9) * np.cos(k * theta + rng.uniform(0, 6.3))
+        pts = np.stack([np.cos(theta) * r, np.sin(theta) * r], axis=1) * radius
+        stretch = rng.uniform(1.0, 1.8)
+        shear = rng.uniform(-0.25, 0.25)
+        a = np.array([[stretch, shear], [0.0, 1.0 / math.sqrt(stretch)]])
+        rot = rng.uniform(0, 2 * np.pi)
+        c, s = math.cos(rot), math.sin(rot)
+        pts = pts @ a.T @ np.array([[c, s], [-s, c]])
+        seg = np.linalg.norm(np.roll(pts, -1, axis=0) - pts, axis=1)
+        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        length = cum[-1]
+        n = max(int(round(length / 0.5)), 64)
+        su = np.linspace(0, length, n, endpoint=False)
+        closed = np.vstack([pts, pts[:1]])
+        center = np.stack([np.interp(su, cum, closed[:, 0]), np.interp(su, cum, closed[:, 1])],
+                          axis=1)
+        phase = rng.uniform(0, 2 * np.pi)
+        waves = rng.integers(2, 6)
+        width = np.clip(base_width + rng.uniform(0, 0.6) * np.sin(
+            2 * np.pi * waves * su / length + phase), 3.0, 5.0)
+        track = _Track(center, width)
+        rmin = 1.0 / max(np.abs(track.curvature).max(), 1e-6)
+        if rmin < width.max() / 2 + 3.5:
+            continue
+        # Parts of the loop far apart along the track must be far apart in space too.
+        step = max(1, int(round(2.0 / track.ds)))
+        p = center[::step]
+        d = np.linalg.norm(p[:, None] - p[None], axis=2)
+        idx = np.arange(len(p))
+        sep = np.abs(idx[:, None] - idx[None])
+        sep = np.minimum(sep, len(p) - sep) * step * track.ds
+        if np.any(d[sep > 4 * width.max() + 10] < width.max() + 8.0):
+            continue
+        break
+    return center, width
+
+
+_TEMPLATES: Optional[Dict[str, np.ndarray]] = None
+
+
+def _cone_templates() -> Any:
+    """
+    Return per-template cone arrays, indexed by 2 * large + striped.
+
+    A structured numpy array with fields zs (6 ring heights), radii, pattern (5
+    segments: 0 body, 1 stripe, -1 unused), frac (stripe share of the height),
+    plate_half, plate_h, height, taper.
+    """
+    global _TEMPLATES
+    if _TEMPLATES is None:
+        dt = np.dtype([('zs', float, 6), ('radii', float, 6), ('pattern', int, 5),
+                       ('frac', float), ('plate_half', float), ('plate_h', float),
+                       ('height', float), ('taper', float)])
+        out = np.zeros(4, dt)
+        for k, (kind, striped) in enumerate(((
+                'small', False), ('small', True), ('large', False), ('large', True))):
+            geo = _CONE_GEOMETRY[kind]
+            h0, h1 = geo['plate'], geo['height']
+            zs, pattern, frac = [h0], [], 0.0
+            for lo, hi in (geo['stripes'] if striped else ()):
+                zs += [h0 + lo * (h1 - h0), h0 + hi * (h1 - h0)]
+                pattern += [0, 1]
+                frac += hi - lo
+            zs.append(h1)
+            pattern.append(0)
+            zs += [h1] * (6 - len(zs))
+            pattern += [-1] * (5 - len(pattern))
+            z = np.array(zs)
+            out[k] = (z, geo['r0'] + (geo['r1'] - geo['r0']) * (z - h0) / (h1 - h0), pattern,
+                      frac, geo['base'] / 2, h0, h1, math.atan2(geo['r0'] - geo['r1'], h1 - h0))
+        _TEMPLATES = out
+    return _TEMPLATES
+
+
+class _Scene:
+    """One track with its cones, objects and look (light, colours, camera style)."""
+
+    def __init__(self, rng: np.random.Generator, drive: bool = False) -> None:
+        center, width = _make_centerline(rng)
+        if rng.random() < 0.5:   # drive clockwise half of the time
+            center = center[::-1].copy()
+            width = width[::-1].copy()
+        self.track = _Track(center, width)
+        self.drive = drive
+        self.palette: Optional[np.ndarray] = None
+        self._cone_cache: Optional[Dict[str, Any]] = None
+        self._make_look(rng)
+        self._make_cones(rng)
+        self._make_ground(rng)
+        self._make_objects(rng)
+        self._make_horizon(rng)
+
+    # -- look --------------------------------------------------------------------
+    def _make_look(self, rng: np.random.Generator) -> None:
+        overcast = rng.random() < 0.3
+        self.sun_elev = math.radians(rng.uniform(12, 65))
+        self.sun_az = rng.uniform(0, 2 * np.pi)
+        if overcast:
+            self.ambient = rng.uniform(0.75, 1.0)
+            self.direct = rng.uniform(0.0, 0.15)
+            zen = rng.uniform(0.70, 0.85)
+            self.sky_zenith = np.array([zen, zen + 0.01, zen + 0.04])
+            self.sky_horizon = np.array([0.86, 0.87, 0.88]) * rng.uniform(0.9, 1.05)
+            self.cloud_cover = rng.uniform(0.0, 0.4)
+        else:
+            self.ambient = rng.uniform(0.35, 0.55)
+            self.direct = rng.uniform(0.55, 0.85)
+            self.sky_zenith = np.array([rng.uniform(0.25, 0.42), rng.uniform(0.45, 0.60),
+                                        rng.uniform(0.75, 0.92)])
+            self.sky_horizon = np.array([0.72, 0.80, 0.90]) * rng.uniform(0.95, 1.1)
+            self.cloud_cover = rng.uniform(0.0, 1.0)
+        self.cloud_colour = np.array([0.93, 0.93, 0.94]) * rng.uniform(0.8, 1.05)
+        self.cloud_thresh = rng.uniform(-0.2, 0.5)
+        self.haze = rng.uniform(250.0, 1500.0)
+        self.sun_dir = np.array([math.cos(self.sun_elev) * math.cos(self.sun_az),
+                                 math.cos(self.sun_elev) * math.sin(self.sun_az),
+                                 math.sin(self.sun_elev)])
+        self.lit = self.ambient + self.direct * math.sin(self.sun_elev)
+        # Materials: albedo pair (blended by coarse texture), grain amplitude.
+        dry = rng.random() < 0.3
+        g = np.array([0.20, 0.36, 0.10]) if not dry else np.array([0.42, 0.40, 0.22])
+        g = g * rng.uniform(0.85, 1.15, 3)
+        g2 = g * rng.uniform(0.6, 0.95) + (np.array([0.1, 0.08, 0.02]) if rng.random() < 0.5
+                                           else 0)
+        grey = rng.uniform(0.26, 0.48)
+        tint = rng.uniform(-0.02, 0.02, 3)
+        asphalt = np.clip(grey + tint + np.array([0.0, 0.0, 0.01]), 0, 1)
+        asphalt2 = asphalt * rng.uniform(0.75, 0.92)
+        apron_delta = 0.0 if rng.random() < 0.5 else rng.uniform(-0.08, 0.08)
+        apron = np.clip(asphalt + apron_delta + rng.uniform(-0.015, 0.015, 3), 0, 1)
+        apron2 = apron * rng.uniform(0.75, 0.92)
+        trees = np.array([0.10, 0.17, 0.09]) * rng.uniform(0.7, 1.5)
+        sky = self.sky_horizon
+        self.albedo_a = np.stack([g, apron, asphalt, sky, trees]).astype(np.float32)
+        self.albedo_b = np.stack([g2, apron2, asphalt2, sky, trees * 0.6]).astype(np.float32)
+        self.grain = np.array([rng.uniform(0.25, 0.45), rng.uniform(0.12, 0.3),
+                               rng.uniform(0.12, 0.3), 0.0, 0.5], np.float32)
+        self.tex_offset = rng.uniform(0, _TEX, 2)
+        self.tex_angle = rng.uniform(0, 2 * np.pi)
+        # Cone colour variation of this event (faded, dirty).
+        self.cone_tint = rng.uniform(0.88, 1.06, 3)
+        self.black_bases = rng.random() < 0.4
+        # Camera of this scene (drive mode keeps it; samples jitter it per frame).
+        u_height, u_fov = rng.random(2)
+        if self.drive:   # the demo car: camera on the main hoop, a typical lens
+            self.cam_height = 0.95 + 0.2 * u_height
+            self.hfov = math.radians(70 + 20 * u_fov)
+        else:
+            self.cam_height = 0.65 + 0.7 * u_height
+            self.hfov = math.radians(60 + 40 * u_fov)
+        self.nose = None
+        if rng.random() < 0.25:
+            self.nose = (rng.uniform(0.05, 0.16), rng.uniform(0.25, 0.6),
+                         np.clip(rng.uniform(0.0, 0.7, 3) * rng.uniform(0.3, 1.0), 0, 1))
+
+    # -- cones -------------------------------------------------------------------
+    def _make_cones(self, rng: np.random.Generator) -> None:
+        tr = self.track
+        cones: List[Tuple[float, float, int, str, Tuple, Tuple, float]] = []
+        orange_zone = (-rng.uniform(4, 18), rng.uniform(4, 16)) if rng.random() < 0.8 \
+            else (0.0, 0.0)
+        max_gap = rng.uniform(3.5, 5.0)
+        gaps = np.clip(0.3 / np.maximum(np.abs(tr.curvature), 1e-6), 2.0, max_gap).tolist()
+        for edge, colour in ((tr.left, BLUE), (tr.right, YELLOW)):
+            jitter = rng.uniform(0.88, 1.12, int(tr.length / 1.7) + 2).tolist()
+            s = rng.uniform(0, max_gap)
+            end = s + tr.length - 1.5
+            arc = []
+            while s < end:   # closer in tight corners, up to max_gap on straights
+                arc.append(s)
+                s += gaps[int(round(s / tr.ds)) % tr.n] * jitter[len(arc) - 1]
+            x = np.array(arc) / tr.ds
+            i0 = np.floor(x).astype(int) % tr.n
+            f = (x - np.floor(x))[:, None]
+            pos = edge[i0] * (1 - f) + edge[(i0 + 1) % tr.n] * f
+            pos += rng.normal(0, 0.06, pos.shape)
+            yaw = rng.uniform(0, 6.3, len(arc))
+            wrapped = (np.array(arc) + tr.length / 2) % tr.length - tr.length / 2
+            orange = (wrapped >= orange_zone[0]) & (wrapped <= orange_zone[1])
+            cones.extend((float(p[0]), float(p[1]), ORANGE if o else colour, 'small', None,
+                          None, float(y)) for p, o, y in zip(pos, orange, yaw))
+        if rng.random() < 0.85:   # large orange cones at the start/finish line
+            for ds in (-0.6, 0.6):
+                for side in (1, -1):
+                    i = tr.index(ds % tr.length)
+                    off = tr.width[i] / 2 + rng.uniform(0.35, 0.6)
+                    p = tr.center[i] + tr.normal[i] * off * side
+                    cones.append((p[0], p[1], LARGE_ORANGE, 'large', None, None,
+                                  rng.uniform(0, 6.3)))
+        # A few cones of no FS colour: on the edge instead of a track cone, or beside it.
+        for _ in range(int(rng.integers(2, 7))):
+            self._add_unknown(cones, rng, rng.uniform(0, tr.length))
+        self.cones = cones
+
+    def _add_unknown(self, cones: List, rng: np.random.Generator, s: float) -> None:
+        """Add a cone of no FS colour near arc length ``s``."""
+        tr = self.track
+        i = tr.index(s)
+        body = np.array(_UNKNOWN_COLOURS[int(rng.integers(len(_UNKNOWN_COLOURS)))])
+        body = np.clip(body * rng.uniform(0.85, 1.1, 3), 0, 1)
+        stripe = (None, _WHITE, _BLACK)[int(rng.integers(3))]
+        kind = 'small' if rng.random() < 0.8 else 'large'
+        side = 1 if rng.random() < 0.5 else -1
+        if rng.random() < 0.4:
+            off = tr.width[i] / 2
+            pos = tr.center[i] + tr.normal[i] * off * side
+            # replace the nearest track cone, if one is close
+            for j, c in enumerate(cones):
+                if (c[0] - pos[0]) ** 2 + (c[1] - pos[1]) ** 2 < 1.0 and c[2] in (BLUE, YELLOW):
+                    pos = np.array(c[:2])
+                    del cones[j]
+                    break
+        else:
+            off = tr.width[i] / 2 + rng.uniform(0.8, 6.0)
+            pos = tr.center[i] + tr.normal[i] * off * side
+        cones.append((pos[0], pos[1], UNKNOWN, kind, tuple(body),
+                      stripe if stripe is None else tuple(stripe), rng.uniform(0, 6.3)))
+
+    def cone_arrays(self) -> Dict[str, Any]:
+        """
+        Return the cones as arrays (built once, again only after cones were added).
+
+        Every cone has 6 ring heights (base of the body, stripe edges, top; unused
+        levels repeat the top) and 5 body segments with their albedo.
+        """
+        n = len(self.cones)
+        if self._cone_cache is not None and self._cone_cache['n'] == n:
+            return self._cone_cache
+        x, y, cls, kind, body_u, stripe_u, yaw = (list(c) for c in zip(*self.cones)) \
+            if n else ([],) * 7
+        cls = np.array(cls, np.uint8)
+        large = np.array([k == 'large' for k in kind], bool)
+        unknown = cls == UNKNOWN
+        body = np.array([_CONE_COLOURS.get(int(c), ((0, 0, 0),))[0] if b is None else b
+                         for c, b in zip(cls, body_u)], float).reshape(n, 3)
+        stripe = np.array([_CONE_COLOURS[int(c)][1] if not u else (s if s is not None
+                                                                   else (0, 0, 0))
+                           for c, u, s in zip(cls, unknown, stripe_u)], float).reshape(n, 3)
+        striped = np.array([not (u and s is None) for u, s in zip(unknown, stripe_u)], bool)
+        body = np.clip(body * self.cone_tint, 0, 1)
+        t = _cone_templates()[large.astype(int) * 2 + striped.astype(int)]
+        base = np.full((n, 3), 0.06) if self.black_bases else body * 0.45
+        pattern = t['pattern']
+        seg = np.where(pattern[..., None] == 1, stripe[:, None, :], body[:, None, :])
+        frac = t['frac'][:, None]
+        self._cone_cache = {
+            'n': n, 'pos': np.stack([np.array(x, float), np.array(y, float)], 1).reshape(n, 2),
+            'cls': cls, 'yaw': np.array(yaw, float), 'zs': t['zs'], 'radii': t['radii'],
+            'seg_on': pattern >= 0, 'seg_col': seg, 'base': base,
+            'mean_col': body * (1 - frac) + stripe * frac, 'plate_half': t['plate_half'],
+            'plate_h': t['plate_h'], 'height': t['height'], 'taper': t['taper']}
+        return self._cone_cache
+
+    # -- ground ------------------------------------------------------------------
+    def _make_ground(self, rng: np.random.Generator) -> None:
+        tr = self.track
+        self.apron = None
+        self.shoulder = 0.0
+        u = rng.random()
+        if u < 0.3:   # airfield / paddock: asphalt all around the track
+            margin = rng.uniform(8, 40)
+            p = tr.center[::8]
+            ang = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+            ring = np.stack([np.cos(ang), np.sin(ang)], 1) * margin
+            pts = (p[:, None, :] + ring[None]).reshape(-1, 2).astype(np.float32)
+            self.apron = cv2.convexHull(pts).reshape(-1, 2).astype(np.float64)
+        elif u < 0.6:
+            rmin = 1.0 / max(np.abs(tr.curvature).max(), 1e-6)
+            self.shoulder = min(rng.uniform(0.3, 3.0), rmin - tr.width.max() / 2 - 0.5)
+
+    def _make_objects(self, rng: np.random.Generator) -> None:
+        """Boxes beside the track: tyre stacks, barriers, containers, tents."""
+        tr = self.track
+        self.boxes = []
+        for _ in range(int(rng.integers(4, 18))):
+            s = rng.uniform(0, tr.length)
+            i = tr.index(s)
+            side = 1 if rng.random() < 0.5 else -1
+            off = tr.width[i] / 2 + rng.uniform(3.0, 25.0)
+            p = tr.center[i] + tr.normal[i] * off * side
+            # keep clear of every part of the track
+            if np.min(np.linalg.norm(tr.center - p, axis=1)) < tr.width.max() / 2 + 2.5:
+                continue
+            kind = rng.random()
+            if kind < 0.35:     # tyre stack
+                size = (rng.uniform(0.6, 0.8), rng.uniform(0.6, 0.8), rng.uniform(0.4, 1.2))
+                col = np.full(3, rng.uniform(0.05, 0.12))
+            elif kind < 0.65:   # barrier
+                size = (rng.uniform(1.5, 4.0), rng.uniform(0.4, 0.7), rng.uniform(0.6, 1.1))
+                col = np.array([(0.6, 0.6, 0.58), (0.8, 0.15, 0.1), (0.85, 0.85, 0.85)][
+                    int(rng.integers(3))]) * rng.uniform(0.8, 1.1)
+            else:               # container / tent / trailer: mostly muted colours
+                size = (rng.uniform(2.0, 6.0), rng.uniform(2.0, 3.0), rng.uniform(2.0, 3.0))
+                grey = rng.uniform(0.15, 0.9)
+                col = np.clip(grey + rng.uniform(-0.12, 0.12, 3) * rng.uniform(0, 2.5), 0, 1)
+            self.boxes.append((p[0], p[1], rng.uniform(0, np.pi), size, col))
+
+    def _make_horizon(self, rng: np.random.Generator) -> None:
+        """Tree line around the venue: heights on a ring far beyond the track."""
+        tr = self.track
+        self.venue_center = tr.center.mean(axis=0)
+        self.ring_radius = float(np.max(np.linalg.norm(tr.center - self.venue_center, axis=1))
+                                 + rng.uniform(120, 300))
+        n = 720
+        ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
+        h = np.zeros(n)
+        if rng.random() < 0.85:
+            for k in (1, 2, 3, 5, 8, 13, 21, 34, 55, 89):
+                h += rng.uniform(0, 1.0) / k ** 0.6 * np.cos(k * ang + rng.uniform(0, 6.3))
+            h = (h - h.min()) / (np.ptp(h) + 1e-9)
+            h = rng.uniform(3, 8) + h * rng.uniform(6, 22)
+        self.ring_points = self.venue_center + self.ring_radius * np.stack(
+            [np.cos(ang), np.sin(ang)], axis=1)
+        self.ring_heights = h

@@ -1,0 +1,258 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+Writing synthetic folder datasets and drives: atomic per file, resumable.
+
+A folder holds ``images/<stem>.jpg|png``, ``masks/<stem>.png`` (class ids) and
+``meta.json``; the image is written before its mask, so a mask on disk means a
+complete pair, and a re-run skips complete pairs. :func:`write_drive` also
+writes an MP4 through a temporary file renamed when complete.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import cv2
+from eunet_ros.checkpoint import DEFAULT_PALETTE
+from eunet_ros.fileio import atomic_write_bytes
+import numpy as np
+from training.datasets.base import FS_CLASSES
+from training.synthetic.samples import (_check_format, _check_seed, _check_size,
+                                        drive_frame_count, GENERATOR_VERSION, render_drive,
+                                        render_sample, sample_stem)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (no fsync: bulk)."""
+    atomic_write_bytes(path, data, durable=False)
+
+
+def _encode(img_rgb: Optional[np.ndarray], mask: np.ndarray, image_format: str,
+            quality: int) -> Tuple[Optional[bytes], bytes]:
+    img_bytes = None
+    if img_rgb is not None:
+        bgr = cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR)
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality] if image_format == 'jpg' else [
+            cv2.IMWRITE_PNG_COMPRESSION, 1]
+        ok, buf = cv2.imencode('.' + image_format, bgr, params)
+        if not ok:
+            raise RuntimeError(f'OpenCV could not encode a {image_format} image')
+        img_bytes = buf.tobytes()
+    ok, buf = cv2.imencode('.png', mask, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise RuntimeError('OpenCV could not encode a mask PNG')
+    return img_bytes, buf.tobytes()
+
+
+def _write_pair(out: Path, stem: str, image_format: str, quality: int, img: np.ndarray,
+                mask: np.ndarray) -> None:
+    img_bytes, mask_bytes = _encode(img, mask, image_format, quality)
+    # image first, mask last: a mask on disk means the pair is complete
+    _atomic_write(out / 'images' / f'{stem}.{image_format}', img_bytes)
+    _atomic_write(out / 'masks' / f'{stem}.png', mask_bytes)
+
+
+def _complete(out: Path, stem: str, image_format: str) -> bool:
+    return ((out / 'masks' / f'{stem}.png').is_file()
+            and (out / 'images' / f'{stem}.{image_format}').is_file())
+
+
+def _remove_stale_temps(out: Path) -> None:
+    for sub in ('images', 'masks'):
+        for p in (out / sub).glob('.*.tmp'):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
+def _meta(seed: int, count: int, width: int, height: int, image_format: str,
+          extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    meta = {
+        'generator': 'training.synthetic',
+        'generator_version': GENERATOR_VERSION,
+        'classes': list(FS_CLASSES),
+        'palette': [list(c) for c in DEFAULT_PALETTE],
+        'seed': int(seed),
+        'count': int(count),
+        'resolution': {'width': int(width), 'height': int(height)},
+        'image_format': image_format,
+        'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def _prepare_folder(out: Path, meta: Dict[str, Any], keys: Sequence[str]) -> None:
+    """Create ``out``; refuse to mix into a folder rendered with other settings."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f'{out} exists and is not a folder; choose another output path')
+    meta_path = out / 'meta.json'
+    if meta_path.is_file():
+        try:
+            old = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f'{meta_path} is unreadable ({e}); remove it or choose another '
+                             'output folder') from e
+        for key in keys:
+            if old.get(key) != meta.get(key):
+                raise ValueError(
+                    f'{out} already holds a dataset with {key}={old.get(key)!r}, not '
+                    f'{meta.get(key)!r}; resume only with the same settings, or choose '
+                    'another output folder')
+    (out / 'images').mkdir(parents=True, exist_ok=True)
+    (out / 'masks').mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(out)
+
+
+def _write_meta(out: Path, meta: Dict[str, Any]) -> None:
+    _atomic_write(out / 'meta.json', (json.dumps(meta, indent=2) + '\n').encode())
+
+
+def _dataset_job(job: Tuple[str, int, int, int, int, str, int]) -> bool:
+    """Render and write one sample unless complete (worker entry point); True if written."""
+    out, seed, index, width, height, image_format, quality = job
+    out_p = Path(out)
+    stem = sample_stem(seed, index)
+    if _complete(out_p, stem, image_format):
+        return False
+    img, mask = render_sample(seed, index, width, height)
+    _write_pair(out_p, stem, image_format, quality, img, mask)
+    return True
+
+
+def _progress(iterable: Any, total: int, desc: str, quiet: bool) -> Any:
+    if quiet:
+        return iterable
+    from tqdm import tqdm
+    return tqdm(iterable, total=total, desc=desc, unit='img', dynamic_ncols=True)
+
+
+def write_dataset(out: Path, count: int, seed: int = 0, width: int = 640, height: int = 384,
+                  image_format: str = 'jpg', quality: int = 95, workers: int = 1,
+                  quiet: bool = False) -> Dict[str, int]:
+    """
+    Write samples 0..count-1 of ``seed`` as a folder dataset; skip complete pairs.
+
+    :param out: output folder (``images/``, ``masks/``, ``meta.json``).
+    :param count: number of samples.
+    :param seed: dataset seed.
+    :param width: image width.
+    :param height: image height.
+    :param image_format: ``jpg`` or ``png``.
+    :param quality: JPEG quality.
+    :param workers: processes rendering in parallel.
+    :param quiet: no progress bar.
+    :returns: counts of ``written`` and ``skipped`` samples.
+    """
+    _check_seed(seed)
+    _check_size(width, height)
+    if count < 1:
+        raise ValueError(f'--count must be at least 1, got {count}')
+    _check_format(image_format, quality)
+    out = Path(out)
+    meta = _meta(seed, count, width, height, image_format,
+                 {'stem_format': 'synth_s{seed}_{index:07d}', 'complete': False})
+    _prepare_folder(out, meta, ('generator_version', 'seed', 'resolution', 'image_format'))
+    _write_meta(out, meta)
+    jobs = [(str(out), seed, i, width, height, image_format, quality) for i in range(count)]
+    written = 0
+    if workers > 1:
+        import multiprocessing
+        # spawn, not fork: forking a process whose threads (torch, OpenCV) hold locks
+        # deadlocks the children; spawned workers start clean on every platform.
+        ctx = multiprocessing.get_context('spawn')
+        with ctx.Pool(workers, initializer=_worker_init) as pool:
+            for w in _progress(pool.imap(_dataset_job, jobs, chunksize=4), count,
+                               'synthetic', quiet):
+                written += int(w)
+    else:
+        for job in _progress(jobs, count, 'synthetic', quiet):
+            written += int(_dataset_job(job))
+    meta['complete'] = True
+    _write_meta(out, meta)
+    return {'written': written, 'skipped': count - written}
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)
+
+
+def write_drive(seed: int, seconds: float, fps: float, width: int, height: int,
+                video: Optional[Path] = None, frames: Optional[Path] = None,
+                image_format: str = 'jpg', quality: int = 95,
+                quiet: bool = False) -> Dict[str, Any]:
+    """
+    Render a drive to an MP4 (``mp4v``) and/or a frame folder (images/ + masks/).
+
+    The video is written to a temporary file and renamed when complete; the frame
+    folder is written per file and resumes like a dataset.
+
+    :returns: frame count and paths written.
+    """
+    if video is None and frames is None:
+        raise ValueError('write_drive needs a video path, a frame folder, or both')
+    _check_seed(seed)
+    _check_size(width, height)
+    _check_format(image_format, quality)
+    if not (seconds > 0 and fps > 0):
+        raise ValueError(f'drive duration and fps must be positive, got {seconds} s at {fps} fps')
+    if video is not None:
+        video = Path(video)
+        if video.suffix.lower() != '.mp4':
+            raise ValueError(f'--video {video}: the file name must end in .mp4')
+        if width % 2 or height % 2:
+            raise ValueError(f'--video needs an even width and height (MP4 encoders halve '
+                             f'the chroma resolution), got {width}x{height}')
+    n = drive_frame_count(seconds, fps)
+    if frames is not None:
+        frames = Path(frames)
+        meta = _meta(seed, n, width, height, image_format,
+                     {'drive_seconds': seconds, 'fps': fps,
+                      'stem_format': 'drive_s{seed}_{frame:05d}', 'complete': False})
+        _prepare_folder(frames, meta, ('generator_version', 'seed', 'resolution',
+                                       'image_format', 'fps'))
+        _write_meta(frames, meta)
+    writer = None
+    tmp_video = None
+    if video is not None:
+        video.parent.mkdir(parents=True, exist_ok=True)
+        tmp_video = video.with_name(f'.{video.stem}.{os.getpid()}.partial.mp4')
+        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*'mp4v'), float(fps),
+                                 (width, height))
+        if not writer.isOpened():
+            raise RuntimeError(f'OpenCV cannot write MP4 (mp4v) to {video}; render a frame '
+                               'folder with --frames instead')
+    first = 0
+    if writer is None:   # frames only: resume after the last complete frame
+        while first < n and _complete(frames, f'drive_s{seed}_{first:05d}', image_format):
+            first += 1
+    try:
+        for k, img, mask in _progress(render_drive(seed, seconds, fps, width, height, first),
+                                      n - first, 'drive', quiet):
+            if writer is not None:
+                writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            if frames is not None:
+                stem = f'drive_s{seed}_{k:05d}'
+                if not _complete(frames, stem, image_format):
+                    _write_pair(frames, stem, image_format, quality, img, mask)
+        if writer is not None:
+            writer.release()
+            writer = None
+            os.replace(tmp_video, video)
+    finally:
+        if writer is not None:
+            writer.release()
+        if tmp_video is not None and tmp_video.exists():
+            tmp_video.unlink()
+    if frames is not None:
+        meta['complete'] = True
+        _write_meta(frames, meta)
+    return {'frames': n, 'video': str(video) if video else None,
+            'frame_dir': str(frames) if frames else None}
