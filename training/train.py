@@ -10,6 +10,11 @@ without a better validation mIoU. Mixed precision (``torch.amp``) on CUDA; sever
 GPUs or machines through ``torchrun`` (DDP: NCCL on GPUs, gloo on CPUs;
 ``batch_size`` is the global batch, split over the ranks).
 
+:func:`main` runs the stages in order: :func:`prepare_output_dir`, :func:`build_data`,
+:func:`build_model_and_optim` (which resumes), :func:`start_logging`, then per epoch
+:func:`train_one_epoch` and :func:`end_epoch` (:func:`evaluate`, early stopping,
+:func:`save_best` / :func:`save_last`, :func:`log_epoch`), and :func:`finish`.
+
 Output folder (``--output-dir``):
 
 * ``last.pt``: the newest state, everything needed to continue exactly (optimizer,
@@ -28,6 +33,7 @@ the last checkpoint; the continued run matches an uninterrupted one.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 import math
 import os
 from pathlib import Path
@@ -56,7 +62,9 @@ from training.utils import (barrier, cleanup_distributed, ConfigError, deep_merg
 import yaml
 
 __all__ = ['get_args_parser', 'main', 'cli', 'load_config', 'load_matching_weights', 'validate',
-           'make_optimizer', 'forward_batch', 'train_step']
+           'make_optimizer', 'forward_batch', 'train_step', 'RunData', 'Trainer', 'Run',
+           'prepare_output_dir', 'build_data', 'build_model_and_optim', 'start_logging',
+           'train_one_epoch', 'evaluate', 'end_epoch', 'save_last', 'save_best', 'finish']
 
 STATE_VERSION = 1
 
@@ -342,45 +350,102 @@ def _clean_stale_tmp(out: Path) -> None:
             pass
 
 
-def main(args: argparse.Namespace) -> Dict[str, Any]:
-    """Train as ``args`` says; return the summary (also written to summary.json)."""
-    cfg = load_config(args)
-    env = init_distributed(str(cfg['train']['device']))
-    try:
-        return _run(cfg, args, env)
-    finally:
-        cleanup_distributed()
+@dataclass
+class RunData:
+    """The datasets and loaders of a run, and what they fix about the model."""
+
+    classes: List[str]
+    scored: List[int]
+    mcfg: ModelConfig
+    input_size: Tuple[int, int]
+    train_ds: SegmentationDataset
+    val_ds: SegmentationDataset
+    sampler: EpochSampler
+    loader: DataLoader
+    val_loader: DataLoader
+    batch: int
+    per_rank: int
+    steps_per_epoch: int
+
+    @property
+    def num_classes(self) -> int:
+        """Return the number of classes."""
+        return len(self.classes)
 
 
-def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[str, Any]:
-    t_start = time.time()
+@dataclass
+class Trainer:
+    """
+    The model and everything that updates it.
+
+    :ivar model: the plain module (checkpoints, validation, gradient clipping).
+    :ivar net: what runs the training forward pass (``model``, or its DDP / compiled wrapper).
+    :ivar resumed: whether the run continues from a ``last.pt``.
+    """
+
+    model: nn.Module
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.OneCycleLR
+    scaler: torch.amp.GradScaler
+    amp: Optional[torch.dtype]
+    normalize: Normalize
+    criterion: MarginalCrossEntropy
+    total_steps: int
+    resumed: bool
+
+
+@dataclass
+class Run:
+    """What the stages of a training run share."""
+
+    cfg: Dict[str, Any]
+    env: DistEnv
+    out: Path
+    data: RunData
+    trainer: Trainer
+    show_bars: bool
+    writer: Any  # a TensorBoard SummaryWriter, or None
+    meta: Dict[str, Any]  # the checkpoint fields of every best.pt / last.pt
+
+
+def prepare_output_dir(cfg: Dict[str, Any], env: DistEnv) -> Path:
+    """Create the run folder, start logging to its train.log, drop stale temporary files."""
     out = Path(cfg['output_dir'])
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
     setup_logging(env, out / 'train.log')
-    tc = cfg['train']
-    progress = env.is_main and not args.no_progress
     if env.is_main:
         _clean_stale_tmp(out)
     barrier(env)
+    return out
 
-    # ---- data ----
+
+def _build_sources(cfg: Dict[str, Any], env: DistEnv, show_bars: bool) -> Tuple[
+        List[Any], List[Any], List[str]]:
+    """Return the train and validation sources, prepared, and their class names."""
     train_sources = [build_source(s) for s in cfg['data']['train']]
     val_sources = [build_source(s) for s in cfg['data']['val']]
     for is_turn in (env.is_main, not env.is_main):  # rank 0 builds caches, the others reuse
         if is_turn:
             for s in train_sources + val_sources:
                 if hasattr(s, 'prepare'):
-                    s.prepare(workers=int(tc['workers']), progress=progress)
+                    s.prepare(workers=int(cfg['train']['workers']), progress=show_bars)
         barrier(env)
     classes = list(train_sources[0].classes)
     if cfg['classes'] is not None and list(cfg['classes']) != classes:
         raise ConfigError(f'config classes {cfg["classes"]} differ from the data\'s {classes}')
-    num_classes = len(classes)
-    if num_classes < 2:
+    if len(classes) < 2:
         raise ConfigError(f'need at least 2 classes, the data has {classes}')
-    mcfg, input_size = model_config(cfg, num_classes)
-    mean, std = cfg['normalization']['mean'], cfg['normalization']['std']
+    return train_sources, val_sources, classes
+
+
+def build_data(cfg: Dict[str, Any], env: DistEnv, show_bars: bool) -> RunData:
+    """Build the datasets, the epoch sampler and the loaders of this rank."""
+    tc = cfg['train']
+    train_sources, val_sources, classes = _build_sources(cfg, env, show_bars)
+    mcfg, input_size = model_config(cfg, len(classes))
+    mean = cfg['normalization']['mean']
     seed = int(tc['seed'])
     train_ds = SegmentationDataset(train_sources, TrainTransform(input_size, mean,
                                                                  cfg['augment']), seed=seed)
@@ -405,219 +470,352 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
     val_loader = _loader(val_ds, ShardSampler(len(val_ds), num_replicas=env.world_size,
                                               rank=env.rank), per_rank, workers, False,
                          env.device)
+    return RunData(classes=classes, scored=scored, mcfg=mcfg, input_size=input_size,
+                   train_ds=train_ds, val_ds=val_ds, sampler=sampler, loader=loader,
+                   val_loader=val_loader, batch=batch, per_rank=per_rank,
+                   steps_per_epoch=steps_per_epoch)
 
-    # ---- model, optimizer, schedule ----
-    torch.manual_seed(seed)
-    model: nn.Module = build_model(mcfg, where=f'model.arch {cfg["model"]["arch"]}')
-    state_file = _state_path(args.resume, out)
-    if args.resume and args.resume != 'auto' and (state_file is None or not state_file.exists()):
-        raise CheckpointError(f'--resume {args.resume}: no such checkpoint {state_file}')
-    resume_ckpt = load_checkpoint(state_file) if state_file else None
+
+def new_progress() -> Dict[str, Any]:
+    """Return the progress of a run that has not started (saved in last.pt as is)."""
+    return {'epoch': 0, 'step_in_epoch': 0, 'global_step': 0,
+            'best_miou': None, 'best_epoch': None, 'bad_epochs': 0,
+            'stopped_early': False, 'history': [], 'loss_sum': 0.0,
+            'loss_steps': 0}
+
+
+def _resume_checkpoint(resume: Optional[str], out: Path) -> Tuple[Any, Optional[Path]]:
+    """Return the checkpoint ``--resume`` names (None when there is none yet) and its path."""
+    state_file = _state_path(resume, out)
+    if resume and resume != 'auto' and (state_file is None or not state_file.exists()):
+        raise CheckpointError(f'--resume {resume}: no such checkpoint {state_file}')
+    return (load_checkpoint(state_file) if state_file else None), state_file
+
+
+def _init_weights(model: nn.Module, resume_ckpt: Any, state_file: Optional[Path],
+                  data: RunData, init_from: Optional[str]) -> None:
+    """Load the weights of the run to resume, else the matching ones of ``init_from``."""
     if resume_ckpt is not None:
-        _check_resumable(resume_ckpt, mcfg, classes, input_size, state_file)
+        _check_resumable(resume_ckpt, data.mcfg, data.classes, data.input_size, state_file)
         model.load_state_dict(resume_ckpt.state_dict)
-        if tc['init_from']:
-            log.info('resuming: --init-from %s is ignored', tc['init_from'])
-    elif tc['init_from']:
-        load_matching_weights(model, tc['init_from'], classes)
+        if init_from:
+            log.info('resuming: --init-from %s is ignored', init_from)
+    elif init_from:
+        load_matching_weights(model, init_from, data.classes)
+
+
+def resume_training_state(resume_ckpt: Any, state_file: Path, st: Dict[str, Any],
+                          optimizer: torch.optim.Optimizer,
+                          scheduler: torch.optim.lr_scheduler.OneCycleLR,
+                          scaler: torch.amp.GradScaler, data: RunData, total_steps: int,
+                          env: DistEnv) -> None:
+    """Restore optimizer, schedule, AMP scaler, progress ``st`` and RNG states of a last.pt."""
+    ts = resume_ckpt.training_state
+    optimizer.load_state_dict(ts['optimizer'])
+    scheduler.load_state_dict(ts['scheduler'])
+    scaler.load_state_dict(ts['scaler'])
+    st.update(ts['progress'])
+    set_rng_state(ts['rng'])
+    steps_per_epoch = data.steps_per_epoch
+    if ts['total_steps'] != total_steps or ts['steps_per_epoch'] != steps_per_epoch:
+        log.warning('resume: this run has %d steps per epoch, %d in all; the checkpoint '
+                    'had %d and %d. The learning-rate schedule continues as it was '
+                    'planned and stays at its final value past its end.', steps_per_epoch,
+                    total_steps, ts['steps_per_epoch'], ts['total_steps'])
+    if ts.get('world_size', 1) != env.world_size and st['step_in_epoch']:
+        log.warning('resume: %d processes now, %d before; the rest of the interrupted '
+                    'epoch sees a slightly different sample order', env.world_size,
+                    ts.get('world_size', 1))
+    log.info('resumed from %s: epoch %d, step %d of the epoch, global step %d',
+             state_file, st['epoch'] + 1, st['step_in_epoch'], st['global_step'])
+
+
+def _amp_dtype(tc: Dict[str, Any], device: torch.device) -> Optional[torch.dtype]:
+    """Return the mixed-precision dtype (None: full precision; AMP runs on CUDA only)."""
+    if tc['amp'] and device.type == 'cuda':
+        return torch.bfloat16 if tc['amp_dtype'] == 'bf16' else torch.float16
+    return None
+
+
+def _wrap(model: nn.Module, env: DistEnv, compile_: bool) -> nn.Module:
+    """Return what runs the training forward pass: ``model``, in DDP and compiled as asked."""
+    net: nn.Module = model
+    if env.distributed:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[env.device.index] if env.device.type == 'cuda' else None)
+    if compile_:
+        net = torch.compile(net)
+    return net
+
+
+def build_model_and_optim(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv,
+                          data: RunData, out: Path) -> Tuple[Trainer, Dict[str, Any]]:
+    """
+    Build the model, optimizer, schedule and AMP scaler; resume or ``--init-from`` as asked.
+
+    :returns: the :class:`Trainer` and the progress of the run (:func:`new_progress`,
+        or where the resumed run stopped).
+    """
+    tc = cfg['train']
+    torch.manual_seed(int(tc['seed']))
+    model: nn.Module = build_model(data.mcfg, where=f'model.arch {cfg["model"]["arch"]}')
+    resume_ckpt, state_file = _resume_checkpoint(args.resume, out)
+    _init_weights(model, resume_ckpt, state_file, data, tc['init_from'])
     model.to(env.device)
     if env.device.type == 'cuda':
         model = model.to(memory_format=torch.channels_last)
     if env.distributed and tc['sync_bn']:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    oc = cfg['optim']
-    total_steps = int(tc['epochs']) * steps_per_epoch
-    optimizer, scheduler = make_optimizer(model, oc, total_steps)
-    amp = None
-    if tc['amp'] and env.device.type == 'cuda':
-        amp = torch.bfloat16 if tc['amp_dtype'] == 'bf16' else torch.float16
+    total_steps = int(tc['epochs']) * data.steps_per_epoch
+    optimizer, scheduler = make_optimizer(model, cfg['optim'], total_steps)
+    amp = _amp_dtype(tc, env.device)
     scaler = torch.amp.GradScaler('cuda', enabled=amp == torch.float16)
-    st: Dict[str, Any] = {'epoch': 0, 'step_in_epoch': 0, 'global_step': 0,
-                          'best_miou': None, 'best_epoch': None, 'bad_epochs': 0,
-                          'stopped_early': False, 'history': [], 'loss_sum': 0.0,
-                          'loss_steps': 0}
+    st = new_progress()
     if resume_ckpt is not None:
-        ts = resume_ckpt.training_state
-        optimizer.load_state_dict(ts['optimizer'])
-        scheduler.load_state_dict(ts['scheduler'])
-        scaler.load_state_dict(ts['scaler'])
-        st.update(ts['progress'])
-        set_rng_state(ts['rng'])
-        if ts['total_steps'] != total_steps or ts['steps_per_epoch'] != steps_per_epoch:
-            log.warning('resume: this run has %d steps per epoch, %d in all; the checkpoint '
-                        'had %d and %d. The learning-rate schedule continues as it was '
-                        'planned and stays at its final value past its end.', steps_per_epoch,
-                        total_steps, ts['steps_per_epoch'], ts['total_steps'])
-        if ts.get('world_size', 1) != env.world_size and st['step_in_epoch']:
-            log.warning('resume: %d processes now, %d before; the rest of the interrupted '
-                        'epoch sees a slightly different sample order', env.world_size,
-                        ts.get('world_size', 1))
-        log.info('resumed from %s: epoch %d, step %d of the epoch, global step %d',
-                 state_file, st['epoch'] + 1, st['step_in_epoch'], st['global_step'])
+        resume_training_state(resume_ckpt, state_file, st, optimizer, scheduler, scaler, data,
+                              total_steps, env)
     elif args.resume == 'auto':
         log.info('--resume auto: no %s yet, starting a new run', out / 'last.pt')
-    net: nn.Module = model
-    if env.distributed:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[env.device.index] if env.device.type == 'cuda' else None)
-    if tc['compile']:
-        net = torch.compile(net)
+    net = _wrap(model, env, tc['compile'])
+    mean, std = cfg['normalization']['mean'], cfg['normalization']['std']
     normalize = Normalize(mean, std).to(env.device)
     criterion = MarginalCrossEntropy(cfg['loss']['class_weights']).to(env.device)
+    return Trainer(model=model, net=net, optimizer=optimizer, scheduler=scheduler,
+                   scaler=scaler, amp=amp, normalize=normalize, criterion=criterion,
+                   total_steps=total_steps, resumed=resume_ckpt is not None), st
 
+
+def start_logging(cfg: Dict[str, Any], env: DistEnv, out: Path, data: RunData,
+                  trainer: Trainer, st: Dict[str, Any]) -> Any:
+    """
+    Write config.yaml (new runs), open TensorBoard and log what this run trains (rank 0).
+
+    :returns: the TensorBoard ``SummaryWriter``, or None (other ranks, no TensorBoard).
+    """
+    if not env.is_main:
+        return None
+    if not trainer.resumed:
+        atomic_write_bytes(out / 'config.yaml', yaml.safe_dump(cfg, sort_keys=False).encode())
     writer = None
-    if env.is_main:
-        if resume_ckpt is None:
-            atomic_write_bytes(out / 'config.yaml', yaml.safe_dump(cfg, sort_keys=False).encode())
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            writer = SummaryWriter(str(out / 'tb'), purge_step=st['global_step'] or None)
-        except ImportError as e:
-            log.warning('TensorBoard logging is off (%s)', e)
-        log.info('%s: %s, %d classes, input %dx%d, %d train / %d val samples, %d steps per '
-                 'epoch, batch %d (%d per rank x %d), device %s%s', cfg['name'],
-                 _describe(mcfg, cfg['model']['variant']),
-                 num_classes, input_size[1], input_size[0], len(train_ds), len(val_ds),
-                 steps_per_epoch, batch, per_rank, env.world_size, env.device,
-                 f', amp {tc["amp_dtype"]}' if amp else '')
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(out / 'tb'), purge_step=st['global_step'] or None)
+    except ImportError as e:
+        log.warning('TensorBoard logging is off (%s)', e)
+    log.info('%s: %s, %d classes, input %dx%d, %d train / %d val samples, %d steps per '
+             'epoch, batch %d (%d per rank x %d), device %s%s', cfg['name'],
+             _describe(data.mcfg, cfg['model']['variant']),
+             data.num_classes, data.input_size[1], data.input_size[0], len(data.train_ds),
+             len(data.val_ds), data.steps_per_epoch, data.batch, data.per_rank, env.world_size,
+             env.device, f', amp {cfg["train"]["amp_dtype"]}' if trainer.amp else '')
+    return writer
 
+
+def checkpoint_meta(cfg: Dict[str, Any], data: RunData) -> Dict[str, Any]:
+    """Return the fields every best.pt and last.pt of the run carries besides the weights."""
+    mean, std = cfg['normalization']['mean'], cfg['normalization']['std']
     variant = cfg['model']['variant'] if not any(
         cfg['model'][k] is not None for k in ('widths', 'stem', 'attention')) else 'custom'
-    meta = {'class_names': classes, 'palette': default_palette(num_classes), 'mean': mean,
-            'std': std, 'input_size': input_size,
-            'variant': mcfg.name if isinstance(mcfg, PeerConfig) else variant}
-    data_desc = {'train': cfg['data']['train'], 'val': cfg['data']['val']}
+    return {'class_names': data.classes, 'palette': default_palette(data.num_classes),
+            'mean': mean, 'std': std, 'input_size': data.input_size,
+            'variant': data.mcfg.name if isinstance(data.mcfg, PeerConfig) else variant}
 
-    def save_last() -> None:
-        if not env.is_main:
-            return
-        ts = {'version': STATE_VERSION, 'optimizer': optimizer.state_dict(),
-              'scheduler': scheduler.state_dict(), 'scaler': scaler.state_dict(),
-              'progress': dict(st), 'rng': rng_state(), 'config': cfg,
-              'steps_per_epoch': steps_per_epoch, 'total_steps': total_steps,
-              'world_size': env.world_size}
-        save_checkpoint(out / 'last.pt', model=model, training_state=ts, provenance={
-            'data': data_desc, 'config': cfg['name'], 'epoch': st['epoch'],
-            'global_step': st['global_step']}, **meta)
 
-    model.train()
+def _provenance(run: Run, st: Dict[str, Any]) -> Dict[str, Any]:
+    cfg = run.cfg
+    return {'data': {'train': cfg['data']['train'], 'val': cfg['data']['val']},
+            'config': cfg['name'], 'epoch': st['epoch'], 'global_step': st['global_step']}
+
+
+def save_last(run: Run, st: Dict[str, Any]) -> None:
+    """Write last.pt: the weights and everything needed to continue exactly (rank 0)."""
+    if not run.env.is_main:
+        return
+    tr = run.trainer
+    ts = {'version': STATE_VERSION, 'optimizer': tr.optimizer.state_dict(),
+          'scheduler': tr.scheduler.state_dict(), 'scaler': tr.scaler.state_dict(),
+          'progress': dict(st), 'rng': rng_state(), 'config': run.cfg,
+          'steps_per_epoch': run.data.steps_per_epoch, 'total_steps': tr.total_steps,
+          'world_size': run.env.world_size}
+    save_checkpoint(run.out / 'last.pt', model=tr.model, training_state=ts,
+                    provenance=_provenance(run, st), **run.meta)
+
+
+def save_best(run: Run, st: Dict[str, Any], summary: Dict[str, Any]) -> None:
+    """Write best.pt: the weights of the epoch just validated and its metrics (rank 0)."""
+    if not run.env.is_main:
+        return
+    provenance = _provenance(run, st)
+    provenance['metrics'] = {k: v for k, v in summary.items() if k != 'confusion'}
+    save_checkpoint(run.out / 'best.pt', model=run.trainer.model, provenance=provenance,
+                    **run.meta)
+
+
+def _log_loss_window(run: Run, st: Dict[str, Any], window: torch.Tensor, n_window: int,
+                     bar: Any) -> None:
+    """Check and add up the loss of the last ``n_window`` steps; show it on the bar and TB."""
+    w = float(window)
+    if not math.isfinite(w):
+        raise FloatingPointError(
+            f'the training loss became {w} at step {st["global_step"]}; lower the '
+            f'learning rate or check the data. {run.out / "last.pt"} holds the last '
+            'good state.')
+    st['loss_sum'] += w
+    st['loss_steps'] += n_window
+    lr = run.trainer.optimizer.param_groups[0]['lr']
+    bar.set_postfix(loss=f'{w / n_window:.4f}', lr=f'{lr:.2e}')
+    if run.writer is not None:
+        run.writer.add_scalar('train/loss', w / n_window, st['global_step'])
+        run.writer.add_scalar('train/lr', lr, st['global_step'])
+
+
+def train_one_epoch(run: Run, st: Dict[str, Any], stop_after: int,
+                    steps_before: int) -> Tuple[int, bool]:
+    """
+    Train the rest of epoch ``st['epoch']``, from step ``st['step_in_epoch']`` on.
+
+    Writes last.pt every ``checkpoint_every`` steps, and leaves early (with last.pt
+    written) once this process has run ``stop_after`` steps (0: no limit).
+
+    :param steps_before: the steps this process ran in earlier epochs.
+    :returns: the steps run, and whether the epoch was left for ``stop_after``.
+    """
+    from tqdm import tqdm
+    tr, data, tc = run.trainer, run.data, run.cfg['train']
     every = int(tc['checkpoint_every'] or 0)
     log_every = max(1, int(tc['log_every']))
-    from tqdm import tqdm
-    epochs = int(tc['epochs'])
-    stop_after = int(args.stop_after_steps or 0)
-    steps_here = 0
+    steps_per_epoch = data.steps_per_epoch
+    epoch = st['epoch']
+    data.sampler.set_epoch(epoch, start=st['step_in_epoch'] * data.per_rank)
+    bar = tqdm(total=steps_per_epoch, initial=st['step_in_epoch'], disable=not run.show_bars,
+               desc=f'epoch {epoch + 1}/{int(tc["epochs"])}', dynamic_ncols=True, leave=False)
+    window = torch.zeros((), dtype=torch.float64, device=run.env.device)
+    n_window = 0
+    steps = 0
     interrupted = False
-    while st['epoch'] < epochs and not st['stopped_early'] and not interrupted:
-        epoch = st['epoch']
-        t_epoch = time.time()
-        first_step = st['step_in_epoch']
-        sampler.set_epoch(epoch, start=st['step_in_epoch'] * per_rank)
-        bar = tqdm(total=steps_per_epoch, initial=st['step_in_epoch'], disable=not progress,
-                   desc=f'epoch {epoch + 1}/{epochs}', dynamic_ncols=True, leave=False)
-        window = torch.zeros((), dtype=torch.float64, device=env.device)
-        n_window = 0
-        for data in loader:
-            if st['step_in_epoch'] >= steps_per_epoch:
-                break
-            loss = train_step(net, model, data, normalize, criterion, optimizer, scaler,
-                              scheduler, env.device, amp, oc['grad_clip'])
-            window += loss.double()
-            n_window += 1
-            st['step_in_epoch'] += 1
-            st['global_step'] += 1
-            bar.update(1)
-            if n_window == log_every or st['step_in_epoch'] == steps_per_epoch:
-                w = float(window)
-                if not math.isfinite(w):
-                    raise FloatingPointError(
-                        f'the training loss became {w} at step {st["global_step"]}; lower the '
-                        f'learning rate or check the data. {out / "last.pt"} holds the last '
-                        'good state.')
-                st['loss_sum'] += w
-                st['loss_steps'] += n_window
-                lr = optimizer.param_groups[0]['lr']
-                bar.set_postfix(loss=f'{w / n_window:.4f}', lr=f'{lr:.2e}')
-                if writer is not None:
-                    writer.add_scalar('train/loss', w / n_window, st['global_step'])
-                    writer.add_scalar('train/lr', lr, st['global_step'])
-                window.zero_()
-                n_window = 0
-            steps_here += 1
-            if stop_after and steps_here >= stop_after and st['step_in_epoch'] < steps_per_epoch:
-                interrupted = True
-                save_last()
-                log.info('stopping after %d steps as asked (--stop-after-steps); continue with '
-                         '--resume auto', steps_here)
-                break
-            if every and st['global_step'] % every == 0 and st['step_in_epoch'] < steps_per_epoch:
-                save_last()
-        bar.close()
-        if interrupted:
+    for batch in data.loader:
+        if st['step_in_epoch'] >= steps_per_epoch:
             break
-        if st['step_in_epoch'] < steps_per_epoch:
-            raise RuntimeError(f'epoch {epoch + 1} ended after {st["step_in_epoch"]} of '
-                               f'{steps_per_epoch} steps: the data loader ran dry')
-        train_loss = _reduce_mean(st['loss_sum'], st['loss_steps'], env)
-        # the plain module: ranks may hold different numbers of validation batches, and
-        # DDP's forward would wait for the others
-        if env.device.type == 'cuda':
-            torch.cuda.synchronize(env.device)
-        train_s = time.time() - t_epoch
-        images_per_s = (steps_per_epoch - first_step) * batch / max(train_s, 1e-9)
-        val_loss, cm = validate(model, val_loader, normalize, criterion, num_classes, env, amp,
-                                progress)
-        summary = cm.summary(classes, scored)
-        miou = summary['miou'] if summary['miou'] is not None else 0.0
-        improved = st['best_miou'] is None or miou > st['best_miou'] + float(tc['min_delta'])
-        if improved:
-            st['best_miou'], st['best_epoch'], st['bad_epochs'] = miou, epoch + 1, 0
-        else:
-            st['bad_epochs'] += 1
-        lr = optimizer.param_groups[0]['lr']
-        record = {'epoch': epoch + 1, 'train_loss': train_loss, 'val_loss': val_loss,
-                  'miou': summary['miou'], 'pixel_accuracy': summary['pixel_accuracy'],
-                  'pixels': summary['pixels'], 'iou': summary['iou'], 'lr': lr,
-                  'seconds': round(time.time() - t_epoch, 2),
-                  'train_images_per_s': round(images_per_s, 1)}
-        st['history'].append(record)
-        st['epoch'] = epoch + 1
-        st['step_in_epoch'] = 0
-        st['loss_sum'], st['loss_steps'] = 0.0, 0
-        if st['bad_epochs'] >= int(tc['patience']):
-            st['stopped_early'] = True
-        if improved and env.is_main:
-            save_checkpoint(out / 'best.pt', model=model, provenance={
-                'data': data_desc, 'config': cfg['name'], 'epoch': epoch + 1,
-                'global_step': st['global_step'],
-                'metrics': {k: v for k, v in summary.items() if k != 'confusion'}}, **meta)
-        save_last()
-        if env.is_main:
-            log.info('epoch %d/%d  train loss %.4f  val loss %.4f  mIoU %s  (best %.4f @ %d)'
-                     '  lr %.2e  %.0fs (%.0f img/s)', epoch + 1, epochs, train_loss, val_loss,
-                     'n/a' if summary['miou'] is None else f'{summary["miou"]:.4f}',
-                     st['best_miou'], st['best_epoch'], lr, time.time() - t_epoch, images_per_s)
-            if writer is not None:
-                writer.add_scalar('epoch/train_loss', train_loss, epoch + 1)
-                writer.add_scalar('epoch/val_loss', val_loss, epoch + 1)
-                writer.add_scalar('epoch/mIoU', miou, epoch + 1)
-                writer.add_scalar('epoch/train_images_per_s', images_per_s, epoch + 1)
-                for name, v in summary['iou'].items():
-                    if v is not None:
-                        writer.add_scalar(f'IoU/{name}', v, epoch + 1)
-                writer.flush()
-        if stop_after and steps_here >= stop_after and st['epoch'] < epochs:
+        loss = train_step(tr.net, tr.model, batch, tr.normalize, tr.criterion, tr.optimizer,
+                          tr.scaler, tr.scheduler, run.env.device, tr.amp,
+                          run.cfg['optim']['grad_clip'])
+        window += loss.double()
+        n_window += 1
+        st['step_in_epoch'] += 1
+        st['global_step'] += 1
+        bar.update(1)
+        if n_window == log_every or st['step_in_epoch'] == steps_per_epoch:
+            _log_loss_window(run, st, window, n_window, bar)
+            window.zero_()
+            n_window = 0
+        steps += 1
+        if (stop_after and steps_before + steps >= stop_after
+                and st['step_in_epoch'] < steps_per_epoch):
             interrupted = True
-        if st['stopped_early']:
-            log.info('early stopping: no better validation mIoU for %d epochs (best %.4f at '
-                     'epoch %d)', st['bad_epochs'], st['best_miou'], st['best_epoch'])
-        barrier(env)
+            save_last(run, st)
+            log.info('stopping after %d steps as asked (--stop-after-steps); continue with '
+                     '--resume auto', steps_before + steps)
+            break
+        if every and st['global_step'] % every == 0 and st['step_in_epoch'] < steps_per_epoch:
+            save_last(run, st)
+    bar.close()
+    if not interrupted and st['step_in_epoch'] < steps_per_epoch:
+        raise RuntimeError(f'epoch {epoch + 1} ended after {st["step_in_epoch"]} of '
+                           f'{steps_per_epoch} steps: the data loader ran dry')
+    return steps, interrupted
+
+
+def evaluate(run: Run) -> Tuple[float, Dict[str, Any]]:
+    """Validate the model; return the mean loss and the metrics (``ConfusionMatrix.summary``)."""
+    tr, data = run.trainer, run.data
+    # the plain module: ranks may hold different numbers of validation batches, and
+    # DDP's forward would wait for the others
+    val_loss, cm = validate(tr.model, data.val_loader, tr.normalize, tr.criterion,
+                            data.num_classes, run.env, tr.amp, run.show_bars)
+    return val_loss, cm.summary(data.classes, data.scored)
+
+
+def update_early_stopping(st: Dict[str, Any], miou: float, tc: Dict[str, Any]) -> bool:
+    """Add the epoch just validated to the early-stopping state; return whether it improved."""
+    improved = st['best_miou'] is None or miou > st['best_miou'] + float(tc['min_delta'])
+    if improved:
+        st['best_miou'], st['best_epoch'], st['bad_epochs'] = miou, st['epoch'] + 1, 0
+    else:
+        st['bad_epochs'] += 1
+    if st['bad_epochs'] >= int(tc['patience']):
+        st['stopped_early'] = True
+    return improved
+
+
+def log_epoch(run: Run, st: Dict[str, Any], record: Dict[str, Any], miou: float,
+              images_per_s: float, t_epoch: float) -> None:
+    """
+    Log the epoch just finished: one line, and its scalars to TensorBoard (rank 0).
+
+    :param record: the epoch's entry of ``st['history']``.
+    :param miou: its mIoU, 0 where none could be measured.
+    """
+    if not run.env.is_main:
+        return
+    epoch = record['epoch']
+    log.info('epoch %d/%d  train loss %.4f  val loss %.4f  mIoU %s  (best %.4f @ %d)'
+             '  lr %.2e  %.0fs (%.0f img/s)', epoch, int(run.cfg['train']['epochs']),
+             record['train_loss'], record['val_loss'],
+             'n/a' if record['miou'] is None else f'{record["miou"]:.4f}',
+             st['best_miou'], st['best_epoch'], record['lr'], time.time() - t_epoch,
+             images_per_s)
+    writer = run.writer
     if writer is not None:
-        writer.close()
-    result = _summary(cfg, st, out, t_start)
+        writer.add_scalar('epoch/train_loss', record['train_loss'], epoch)
+        writer.add_scalar('epoch/val_loss', record['val_loss'], epoch)
+        writer.add_scalar('epoch/mIoU', miou, epoch)
+        writer.add_scalar('epoch/train_images_per_s', images_per_s, epoch)
+        for name, v in record['iou'].items():
+            if v is not None:
+                writer.add_scalar(f'IoU/{name}', v, epoch)
+        writer.flush()
+
+
+def end_epoch(run: Run, st: Dict[str, Any], t_epoch: float, first_step: int) -> None:
+    """
+    Close the epoch just trained: validate, early stopping, history, checkpoints, log.
+
+    :param t_epoch: when the epoch (or its resumed rest) started.
+    :param first_step: the step of the epoch it started at.
+    """
+    env, data = run.env, run.data
+    train_loss = _reduce_mean(st['loss_sum'], st['loss_steps'], env)
+    if env.device.type == 'cuda':
+        torch.cuda.synchronize(env.device)
+    train_s = time.time() - t_epoch
+    images_per_s = (data.steps_per_epoch - first_step) * data.batch / max(train_s, 1e-9)
+    val_loss, summary = evaluate(run)
+    miou = summary['miou'] if summary['miou'] is not None else 0.0
+    improved = update_early_stopping(st, miou, run.cfg['train'])
+    record = {'epoch': st['epoch'] + 1, 'train_loss': train_loss, 'val_loss': val_loss,
+              'miou': summary['miou'], 'pixel_accuracy': summary['pixel_accuracy'],
+              'pixels': summary['pixels'], 'iou': summary['iou'],
+              'lr': run.trainer.optimizer.param_groups[0]['lr'],
+              'seconds': round(time.time() - t_epoch, 2),
+              'train_images_per_s': round(images_per_s, 1)}
+    st['history'].append(record)
+    st['epoch'] += 1
+    st['step_in_epoch'] = 0
+    st['loss_sum'], st['loss_steps'] = 0.0, 0
+    if improved:
+        save_best(run, st, summary)
+    save_last(run, st)
+    log_epoch(run, st, record, miou, images_per_s, t_epoch)
+
+
+def finish(run: Run, st: Dict[str, Any], interrupted: bool, t_start: float) -> Dict[str, Any]:
+    """Close TensorBoard, write summary.json and log the best epoch; return the summary."""
+    if run.writer is not None:
+        run.writer.close()
+    result = _summary(run.cfg, st, run.out, t_start)
     result['finished'] = not interrupted
-    if env.is_main:
-        atomic_write_json(out / 'summary.json', result)
+    if run.env.is_main:
+        atomic_write_json(run.out / 'summary.json', result)
         best = st['history'][st['best_epoch'] - 1] if st['best_epoch'] else None
         if best is not None:
             log.info('%s', format_table({
@@ -625,8 +823,50 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
                 'miou': best['miou'], 'mean_dice': None,
                 'pixel_accuracy': best['pixel_accuracy']},
                 f'best epoch {st["best_epoch"]} (validation):'))
-        log.info('done: %s (best.pt, last.pt, summary.json)', out)
+        log.info('done: %s (best.pt, last.pt, summary.json)', run.out)
     return result
+
+
+def main(args: argparse.Namespace) -> Dict[str, Any]:
+    """Train as ``args`` says; return the summary (also written to summary.json)."""
+    cfg = load_config(args)
+    env = init_distributed(str(cfg['train']['device']))
+    try:
+        return _run(cfg, args, env)
+    finally:
+        cleanup_distributed()
+
+
+def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[str, Any]:
+    """Set the run up, train epoch by epoch until done, stopped early or --stop-after-steps."""
+    t_start = time.time()
+    out = prepare_output_dir(cfg, env)
+    show_bars = env.is_main and not args.no_progress
+    data = build_data(cfg, env, show_bars)
+    trainer, st = build_model_and_optim(cfg, args, env, data, out)
+    writer = start_logging(cfg, env, out, data, trainer, st)
+    run = Run(cfg=cfg, env=env, out=out, data=data, trainer=trainer, show_bars=show_bars,
+              writer=writer, meta=checkpoint_meta(cfg, data))
+
+    trainer.model.train()
+    epochs = int(cfg['train']['epochs'])
+    stop_after = int(args.stop_after_steps or 0)
+    steps_here = 0
+    interrupted = False
+    while st['epoch'] < epochs and not st['stopped_early'] and not interrupted:
+        t_epoch, first_step = time.time(), st['step_in_epoch']
+        steps, interrupted = train_one_epoch(run, st, stop_after, steps_here)
+        steps_here += steps
+        if interrupted:
+            break
+        end_epoch(run, st, t_epoch, first_step)
+        if stop_after and steps_here >= stop_after and st['epoch'] < epochs:
+            interrupted = True
+        if st['stopped_early']:
+            log.info('early stopping: no better validation mIoU for %d epochs (best %.4f at '
+                     'epoch %d)', st['bad_epochs'], st['best_miou'], st['best_epoch'])
+        barrier(env)
+    return finish(run, st, interrupted, t_start)
 
 
 def _reduce_mean(total: float, count: int, env: DistEnv) -> float:
