@@ -36,8 +36,8 @@ setup(
     entry_points={
         'console_scripts': [
             'benchmark = eunet_ros.benchmark:main',
-            'segment_node = eunet_ros.segment_node:main',
-            'camera_replay = eunet_ros.camera_replay:main',
+            'segment_node = eunet_ros.ros.segment_node:main',
+            'camera_replay = eunet_ros.ros.camera_replay:main',
         ],
     },
 )

@@ -4,15 +4,17 @@
 """
 Atomic file writes: a reader never sees half a file, a crash never loses the old one.
 
-Used for checkpoints, dataset caches, rendered datasets, reports and summaries.
+Used for checkpoints, dataset caches, rendered datasets, reports and summaries
+(:func:`atomic_write_json` for every JSON file the package and training/ write).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 import tempfile
-from typing import BinaryIO, Callable, Union
+from typing import Any, BinaryIO, Callable, Union
 
 PathLike = Union[str, 'os.PathLike[str]']
 
@@ -69,3 +71,10 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], object], *,
 def atomic_write_bytes(path: PathLike, data: bytes, *, durable: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
     return atomic_write(path, lambda f: f.write(data), durable=durable)
+
+
+def atomic_write_json(path: PathLike, obj: Any, *, indent: int = 2,
+                      durable: bool = True) -> Path:
+    """Write ``obj`` as indented JSON (with a final newline) atomically."""
+    return atomic_write_bytes(path, (json.dumps(obj, indent=indent) + '\n').encode(),
+                              durable=durable)

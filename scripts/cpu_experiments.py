@@ -7,7 +7,7 @@ CPU speed experiments of issue 6: every candidate of one question in ONE round-r
 
 The log with predictions, figures and decisions is docs/performance_history_cpu.md;
 this script produces its figures. Each subcommand times its candidates with
-:func:`eunet_ros.benchmark.time_round_robin` (interleaved, so all of them share the
+:func:`eunet_ros.tools.benchmark.time_round_robin` (interleaved, so all of them share the
 same machine load) and prints median / min ms, the ratio to the first candidate and
 how many pixels of the argmax agree with it.
 
@@ -49,12 +49,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
-from eunet_ros.benchmark import (parse_resolution, text_table,  # noqa: E402
-                                 time_round_robin)
-from eunet_ros.checkpoint import load_checkpoint  # noqa: E402
-from eunet_ros.engine import (argmax_np, channel_argmax, letterbox_geometry,  # noqa: E402
-                              SegmentationEngine, upsample_argmax)
-from eunet_ros.model import build_eunet, EfficientConvBlock  # noqa: E402
+from eunet_ros.core.checkpoint import load_checkpoint  # noqa: E402
+from eunet_ros.core.engine import (argmax_np, channel_argmax, letterbox_geometry,  # noqa: E402
+                                   SegmentationEngine, upsample_argmax)
+from eunet_ros.core.model import build_eunet, EfficientConvBlock  # noqa: E402
+from eunet_ros.tools.benchmark import time_round_robin  # noqa: E402
+from eunet_ros.tools.common import parse_resolution, text_table  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -220,9 +220,14 @@ def cmd_network(args: argparse.Namespace) -> None:
 
 
 def baseline_engine_class(ref: str):
-    """Import eunet_ros/engine.py as it was at git revision ``ref``."""
-    src = subprocess.run(['git', '-C', str(ROOT), 'show', f'{ref}:eunet_ros/engine.py'],
-                         check=True, capture_output=True, text=True).stdout
+    """Import eunet_ros/core/engine.py as it was at git revision ``ref``."""
+    for rel in ('eunet_ros/core/engine.py', 'eunet_ros/engine.py'):  # after / before #10
+        got = subprocess.run(['git', '-C', str(ROOT), 'show', f'{ref}:{rel}'],
+                             capture_output=True, text=True)
+        if got.returncode == 0:
+            break
+    got.check_returncode()
+    src = got.stdout
     path = Path(tempfile.mkdtemp(prefix='eunet_engine_base_')) / 'engine_base.py'
     path.write_text(src)
     spec = importlib.util.spec_from_file_location('engine_base', path)
@@ -247,7 +252,7 @@ def cmd_engine(args: argparse.Namespace) -> None:
     if args.model == 'ckpt':
         source = str(CKPT)
     else:
-        from eunet_ros.checkpoint import save_checkpoint
+        from eunet_ros.core.checkpoint import save_checkpoint
         torch.manual_seed(0)
         source = str(Path(cache) / 'fast_random.pt')
         save_checkpoint(source, model=build_eunet(variant='fast', num_classes=7),

@@ -31,8 +31,9 @@ from typing import Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # eunet_ros of this checkout (the demo runs before sourcing)
 
-from eunet_ros.child_process import ChildExited, ChildProcess  # noqa: E402
-from eunet_ros.stats import percentiles  # noqa: E402
+from eunet_ros.ros.spin import SpinningNode  # noqa: E402
+from eunet_ros.ros.stats import percentiles  # noqa: E402
+from eunet_ros.tools.child_process import ChildExited, ChildProcess  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -120,20 +121,16 @@ def executable(ws: Path, name: str) -> Path:
 
 
 # --------------------------------------------------------------------------- recorder
-class Recorder:
+class Recorder(SpinningNode):
     """An rclpy node that records masks, overlays, input frames and diagnostics."""
 
     def __init__(self, out: Path, fps: float) -> None:
-        import rclpy
-        import rclpy.executors
-        from rclpy.node import Node
         from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                                ReliabilityPolicy)
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
-        self.rclpy = rclpy
-        self.node: Node = rclpy.create_node('eunet_demo_recorder')
+        super().__init__('eunet_demo_recorder')
         self.out = out
         self.fps = fps
         self.lock = threading.Lock()
@@ -147,7 +144,6 @@ class Recorder:
         self.sample_stamps: List[Tuple[int, int]] = []
         self._pending_mask: Optional[Tuple[Tuple[int, int], np.ndarray]] = None
         self.writer = None
-        self._closed = False
         self.video_path = out / 'overlay.mp4'
         self.class_table: Optional[dict] = None
         self.diagnostics: Dict[str, Dict[str, str]] = {}
@@ -161,16 +157,6 @@ class Recorder:
         n.create_subscription(Image, 'camera/overlay', self._on_overlay, 10)
         n.create_subscription(String, '/segment_node/class_table', self._on_table, latched)
         n.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
-        self._spin = threading.Thread(target=self._spin_forever, daemon=True)
-        self._executor = rclpy.executors.SingleThreadedExecutor()
-        self._executor.add_node(n)
-        self._spin.start()
-
-    def _spin_forever(self) -> None:
-        try:
-            self._executor.spin()
-        except Exception:  # noqa: B902 - shutdown while spinning
-            pass
 
     @staticmethod
     def _to_array(msg) -> np.ndarray:
@@ -244,17 +230,14 @@ class Recorder:
                     {kv.key: kv.value for kv in st.values}, level=str(int(lvl)),
                     message=st.message)
 
-    def close(self) -> None:
+    def close(self, timeout: Optional[float] = 5.0) -> None:
         """Stop spinning and release the video writer (again: no-op)."""
         with self.lock:
             self.recording = False
-            if self._closed:
-                return
-            self._closed = True
             if self.writer is not None:
                 self.writer.release()
-        self._executor.shutdown()
-        self.node.destroy_node()
+                self.writer = None
+        super().close(timeout)
 
 
 def contact_sheet(samples, rows: int, palette: Dict[int, Tuple[int, int, int]]) -> np.ndarray:

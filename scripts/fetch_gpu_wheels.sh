@@ -60,7 +60,7 @@ dest, py_version = Path(sys.argv[1]), sys.argv[2]
 ROOTS = [
     'lion-pytorch==0.2.5',                 # training.train / training.throughput (Lion)
     'albumentations==2.0.8',               # training.transforms (TrainTransform)
-    'ros-rclpy[fastrtps]==9.1.2',          # eunet_ros.segment_node, benchmark node mode
+    'ros-rclpy[fastrtps]==9.1.2',          # eunet_ros.ros.segment_node, benchmark node mode
     'ros-sensor-msgs==5.5.1',
     'ros-std-msgs==5.5.1',
     'ros-std-srvs==5.5.1',

@@ -15,14 +15,14 @@ wait.
 import threading
 import time
 
-from eunet_ros.checkpoint import (Checkpoint, DEFAULT_CLASSES, DEFAULT_PALETTE,
-                                  save_checkpoint)
-from eunet_ros.engine import SegmentationEngine
-from eunet_ros.image_conversion import to_byte_array
-from eunet_ros.model import build_eunet, config_for_variant
+from eunet_ros.core.checkpoint import (Checkpoint, DEFAULT_CLASSES, DEFAULT_PALETTE,
+                                       save_checkpoint)
+from eunet_ros.core.engine import SegmentationEngine
+from eunet_ros.core.model import build_eunet, config_for_variant
+from eunet_ros.ros.image_conversion import to_byte_array
+from eunet_ros.ros.spin import SpinningNode
 import numpy as np
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 import torch
@@ -147,22 +147,21 @@ class Ros:
     def __init__(self):
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx)
-        self.executor = MultiThreadedExecutor(num_threads=3, context=self.ctx)
-        self.probe = rclpy.create_node('probe', context=self.ctx)
-        self.executor.add_node(self.probe)
-        self.nodes = []
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self._spinning = SpinningNode('probe', context=self.ctx, num_threads=3)
+        self.probe = self._spinning.node
+
+    @property
+    def nodes(self):
+        """Return the nodes given to :meth:`add`, in order."""
+        return self._spinning.added
 
     def add(self, node):
         """Spin ``node`` too; it is destroyed at :meth:`close`."""
-        self.nodes.append(node)
-        self.executor.add_node(node)
-        return node
+        return self._spinning.add(node)
 
     def segment_node(self, namespace, engine=None, **params):
         """Start a SegmentNode in ``namespace`` with parameter overrides."""
-        from eunet_ros.segment_node import SegmentNode
+        from eunet_ros.ros.segment_node import SegmentNode
         overrides = [Parameter(k, value=v) for k, v in params.items()]
         return self.add(SegmentNode(namespace=namespace, context=self.ctx, engine=engine,
                                     parameter_overrides=overrides))
@@ -186,11 +185,5 @@ class Ros:
 
     def close(self):
         """Stop spinning, destroy every node, shut the context down."""
-        for n in self.nodes + [self.probe]:
-            self.executor.remove_node(n)
-        self.executor.shutdown(timeout_sec=5)
-        for n in self.nodes:
-            n.destroy_node()
-        self.probe.destroy_node()
+        self._spinning.close()
         rclpy.try_shutdown(context=self.ctx)
-        self._thread.join(5)

@@ -5,7 +5,7 @@
 
 import json
 
-from eunet_ros import benchmark
+from eunet_ros.tools import benchmark
 
 
 def test_benchmark_writes_table_and_json(tmp_path, capsys):

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from eunet_ros import bench_node
+from eunet_ros.tools import bench_node
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

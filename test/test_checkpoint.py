@@ -5,9 +5,9 @@
 
 import os
 
-from eunet_ros.checkpoint import (CheckpointError, DEFAULT_CLASSES, FORMAT_VERSION,
-                                  load_checkpoint, save_checkpoint)
-from eunet_ros.model import build_eunet
+from eunet_ros.core.checkpoint import (CheckpointError, DEFAULT_CLASSES, FORMAT_VERSION,
+                                       load_checkpoint, save_checkpoint)
+from eunet_ros.core.model import build_eunet
 import pytest
 import torch
 

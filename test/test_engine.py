@@ -3,9 +3,9 @@
 
 """The ROS-free inference engine: pixel alignment, batching, colour order, overlays."""
 
-from eunet_ros.checkpoint import Checkpoint, DEFAULT_CLASSES, load_checkpoint, save_checkpoint
-from eunet_ros.engine import EngineError, letterbox_geometry, SegmentationEngine
-from eunet_ros.model import build_eunet, config_for_variant
+from eunet_ros.core.checkpoint import Checkpoint, DEFAULT_CLASSES, load_checkpoint, save_checkpoint
+from eunet_ros.core.engine import EngineError, letterbox_geometry, SegmentationEngine
+from eunet_ros.core.model import build_eunet, config_for_variant
 import numpy as np
 import pytest
 import torch
@@ -171,7 +171,7 @@ def test_letterbox_geometry_keeps_aspect():
 
 
 def test_channel_argmax_matches_torch_including_ties():
-    from eunet_ros.engine import channel_argmax
+    from eunet_ros.core.engine import channel_argmax
     g = torch.Generator().manual_seed(0)
     logits = torch.randint(0, 3, (7, 33, 47), generator=g).float()  # many ties
     assert torch.equal(channel_argmax(logits), logits.argmax(0).to(torch.uint8))
@@ -218,7 +218,7 @@ def test_cuda_graph_replay_gives_the_eager_masks(precision):
 
 
 def _packaged_or_random():
-    from eunet_ros.engine import default_checkpoint_path
+    from eunet_ros.resources import default_checkpoint_path
     path = default_checkpoint_path()
     if path is not None and path.exists():
         return load_checkpoint(path)

@@ -13,11 +13,11 @@ node and the benchmark's backend rows.
 import json
 from pathlib import Path
 
-from eunet_ros import benchmark
-from eunet_ros.checkpoint import load_checkpoint, save_checkpoint
-from eunet_ros.engine import EngineError, SegmentationEngine, upsample_argmax
-from eunet_ros.model import build_eunet
-from eunet_ros.node_params import ConfigError, GLOBAL_PARAMS, parse_settings
+from eunet_ros.core.checkpoint import load_checkpoint, save_checkpoint
+from eunet_ros.core.engine import EngineError, SegmentationEngine, upsample_argmax
+from eunet_ros.core.model import build_eunet
+from eunet_ros.ros.node_params import ConfigError, GLOBAL_PARAMS, parse_settings
+from eunet_ros.tools import benchmark
 import numpy as np
 import pytest
 import torch
@@ -124,7 +124,7 @@ def test_auto_backend_choice():
 
 
 def test_auto_falls_back_to_torch_when_the_export_fails(monkeypatch):
-    from eunet_ros import ort_backend
+    from eunet_ros.core import ort_backend
 
     def broken(*args, **kwargs):
         raise RuntimeError('exporter exploded')
@@ -203,7 +203,7 @@ def test_unwritable_cache_folder_is_not_fatal(tmp_path):
 
 
 def test_default_cache_folder_follows_the_environment(monkeypatch, tmp_path):
-    from eunet_ros.ort_backend import default_cache_dir
+    from eunet_ros.core.ort_backend import default_cache_dir
     monkeypatch.setenv('EUNET_ROS_CACHE_DIR', str(tmp_path / 'c'))
     assert default_cache_dir() == tmp_path / 'c' / 'onnx'
     monkeypatch.delenv('EUNET_ROS_CACHE_DIR')

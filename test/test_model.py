@@ -3,8 +3,8 @@
 
 """EUnet: layout, parameter counts, any input size, binary and multi-class heads."""
 
-from eunet_ros.model import (build_eunet, config_for_variant, count_parameters, EUnet,
-                             EUnetConfig, stage_shapes, VARIANTS)
+from eunet_ros.core.model import (build_eunet, config_for_variant, count_parameters, EUnet,
+                                  EUnetConfig, stage_shapes, VARIANTS)
 import pytest
 import torch
 

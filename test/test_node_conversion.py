@@ -11,9 +11,8 @@ converter runs here; the cv_bridge cases are skipped with that reason.
 """
 
 import cv2
-from eunet_ros.image_conversion import (BuiltinConverter, ImageConversionError,
-                                        make_converter, MAX_SIDE, peek_compressed_size,
-                                        to_byte_array)
+from eunet_ros.ros.image_conversion import (BuiltinConverter, ImageConversionError, make_converter,
+                                            MAX_SIDE, peek_compressed_size, to_byte_array)
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image

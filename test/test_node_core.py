@@ -7,12 +7,12 @@ import math
 import threading
 
 import cv2
-from eunet_ros import dds_profile
-from eunet_ros.frame_slots import LatestFrameSlots
-from eunet_ros.frame_source import FrameSource, FrameSourceError, resize_to
-from eunet_ros.node_params import (camera_params, ConfigError, GLOBAL_PARAMS, group_param,
-                                   parse_settings, resolve_groups, runtime_check)
-from eunet_ros.stats import CameraStats, LatencyWindow, LogThrottle, percentiles
+from eunet_ros.ros import dds_profile
+from eunet_ros.ros.frame_slots import LatestFrameSlots
+from eunet_ros.ros.frame_source import FrameSource, FrameSourceError, resize_to
+from eunet_ros.ros.node_params import (camera_params, ConfigError, GLOBAL_PARAMS, group_param,
+                                       parse_settings, resolve_groups, runtime_check)
+from eunet_ros.ros.stats import CameraStats, LatencyWindow, LogThrottle, percentiles
 import numpy as np
 import pytest
 

@@ -19,9 +19,9 @@ import shutil
 import signal
 import subprocess
 
-from eunet_ros.checkpoint import DEFAULT_CLASSES
-from eunet_ros.node_params import (camera_params, GLOBAL_PARAMS, group_param, parse_settings,
-                                   resolve_groups)
+from eunet_ros.core.checkpoint import DEFAULT_CLASSES
+from eunet_ros.ros.node_params import (camera_params, GLOBAL_PARAMS, group_param, parse_settings,
+                                       resolve_groups)
 import node_harness as H
 import pytest
 import yaml
@@ -108,8 +108,8 @@ def test_launch_file_uses_no_eval_or_subprocess(launch_tree):
 
 def test_launch_executables_match_setup_py(launch_tree):
     scripts = console_scripts()
-    assert scripts['segment_node'] == 'eunet_ros.segment_node:main'
-    assert scripts['camera_replay'] == 'eunet_ros.camera_replay:main'
+    assert scripts['segment_node'] == 'eunet_ros.ros.segment_node:main'
+    assert scripts['camera_replay'] == 'eunet_ros.ros.camera_replay:main'
     assert 'benchmark' in scripts
     for call in calls(launch_tree, 'Node'):
         if const(keyword(call, 'package')) == 'eunet_ros':
@@ -218,7 +218,7 @@ def test_launch_for_real_where_launch_ros_exists(tmp_path):
 
 
 def test_readme_parameter_table_matches_the_declarations():
-    from eunet_ros.node_params import markdown_table
+    from eunet_ros.ros.node_params import markdown_table
     readme = (ROOT / 'README.md').read_text()
     assert markdown_table() in readme, ('the README parameter table is out of date: paste '
-                                        'the output of `python -m eunet_ros.node_params`')
+                                        'the output of `python -m eunet_ros.ros.node_params`')

@@ -92,7 +92,7 @@ def test_large_best_effort_images_cross_processes_and_both_stop_cleanly(ros, tmp
     ckpt = H.random_checkpoint(tmp_path / 'random_fast.pt')
     video = tmp_path / 'drive.avi'
     write_video(video)
-    node = start('eunet_ros.segment_node', [
+    node = start('eunet_ros.ros.segment_node', [
         '--params-file', os.path.join(ROOT, 'config', 'default.yaml'),
         '-r', '__ns:=/xp', '-p', f'checkpoint:={ckpt}', '-p', 'cameras:=[camera, probe]',
         '-p', 'diagnostics_period:=0.25'], tmp_path / 'node.log')
@@ -112,7 +112,7 @@ def test_large_best_effort_images_cross_processes_and_both_stop_cleanly(ros, tmp
             'overlay_subscribers') == '1', timeout=60, what='the node, seeing our overlay sub')
 
         # 30 frames of 640x480 bgr8, best effort, from another process
-        replay = start('eunet_ros.camera_replay', [
+        replay = start('eunet_ros.ros.camera_replay', [
             '-p', f'source:={video}', '-p', 'rate:=15.0', '-p', 'topic:=/xp/camera/image',
             '-p', 'frame_id:=replay_optical', '-p', 'max_frames:=30',
             '-p', 'wait_for_subscribers:=1'], tmp_path / 'replay.log')
@@ -162,7 +162,7 @@ def test_large_best_effort_images_cross_processes_and_both_stop_cleanly(ros, tmp
 def test_sigterm_ends_camera_replay_cleanly(tmp_path):
     video = tmp_path / 'drive.avi'
     write_video(video, n=3, w=64, h=48)
-    replay = start('eunet_ros.camera_replay', ['-p', f'source:={video}', '-p', 'rate:=50.0'],
+    replay = start('eunet_ros.ros.camera_replay', ['-p', f'source:={video}', '-p', 'rate:=50.0'],
                    tmp_path / 'replay.log')
     H.wait_for(lambda: 'replaying video' in output(replay), timeout=60, what='replay running')
     assert stop(replay, signal.SIGTERM) == 0, output(replay)
@@ -170,9 +170,9 @@ def test_sigterm_ends_camera_replay_cleanly(tmp_path):
 
 
 def test_start_up_errors_exit_with_the_message_and_no_traceback(tmp_path):
-    node = start('eunet_ros.segment_node', ['-p', f'checkpoint:={tmp_path / "missing.pt"}'],
+    node = start('eunet_ros.ros.segment_node', ['-p', f'checkpoint:={tmp_path / "missing.pt"}'],
                  tmp_path / 'node.log')
-    replay = start('eunet_ros.camera_replay', ['-p', f'source:={tmp_path / "none.mp4"}'],
+    replay = start('eunet_ros.ros.camera_replay', ['-p', f'source:={tmp_path / "none.mp4"}'],
                    tmp_path / 'replay.log')
     for proc, text in ((node, 'does not exist'), (replay, 'does not exist')):
         assert proc.wait(60) == 1

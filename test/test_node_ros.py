@@ -16,9 +16,9 @@ import time
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from eunet_ros.image_conversion import to_byte_array
-from eunet_ros.node_params import ConfigError
-from eunet_ros.segment_node import resolve_checkpoint, StartupError
+from eunet_ros.ros.image_conversion import to_byte_array
+from eunet_ros.ros.node_params import ConfigError
+from eunet_ros.ros.segment_node import resolve_checkpoint, StartupError
 import node_harness as H
 import numpy as np
 import pytest
@@ -349,7 +349,7 @@ def test_unusable_checkpoint_or_precision_stops_start_up(ros, checkpoint, tmp_pa
 
 
 def test_camera_replay_publishes_stamped_resized_raw_and_compressed_frames(ros, tmp_path):
-    from eunet_ros.camera_replay import CameraReplay
+    from eunet_ros.ros.camera_replay import CameraReplay
     folder = tmp_path / 'seq'
     folder.mkdir()
     for i in range(3):

@@ -5,10 +5,10 @@
 
 import sys
 
-from eunet_ros.checkpoint import (Checkpoint, CheckpointError, DEFAULT_CLASSES,
-                                  DEFAULT_PALETTE, load_checkpoint, save_checkpoint)
-from eunet_ros.engine import SegmentationEngine
-from eunet_ros.peers import PeerConfig, torchvision_available
+from eunet_ros.core.checkpoint import (Checkpoint, CheckpointError, DEFAULT_CLASSES,
+                                       DEFAULT_PALETTE, load_checkpoint, save_checkpoint)
+from eunet_ros.core.engine import SegmentationEngine
+from eunet_ros.core.peers import PeerConfig, torchvision_available
 import numpy as np
 import pytest
 import torch
@@ -61,7 +61,7 @@ def test_peer_config_validates_its_fields():
 
 @needs_tv
 def test_peer_round_trip_and_engine(tmp_path):
-    from eunet_ros.peers import build_peer
+    from eunet_ros.core.peers import build_peer
     torch.manual_seed(0)
     model = build_peer(PEER, len(DEFAULT_CLASSES)).eval()
     path = save_checkpoint(tmp_path / 'peer.pt', model=model, variant=PEER,

@@ -18,7 +18,7 @@ import sys
 import time
 
 import cv2
-from eunet_ros.checkpoint import DEFAULT_PALETTE
+from eunet_ros.core.checkpoint import DEFAULT_PALETTE
 import numpy as np
 import pytest
 from training.datasets.base import FS_CLASSES, SegmentationSource

@@ -6,8 +6,8 @@
 import json
 
 import cv2
-from eunet_ros.checkpoint import save_checkpoint
-from eunet_ros.model import EUnet, EUnetConfig
+from eunet_ros.core.checkpoint import save_checkpoint
+from eunet_ros.core.model import EUnet, EUnetConfig
 import numpy as np
 import onnx
 import pytest

@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 
-from eunet_ros.checkpoint import load_checkpoint, save_checkpoint
-from eunet_ros.model import EUnet, EUnetConfig
+from eunet_ros.core.checkpoint import load_checkpoint, save_checkpoint
+from eunet_ros.core.model import EUnet, EUnetConfig
 import pytest
 import torch
 from training.train import get_args_parser, load_matching_weights, main

@@ -3,7 +3,7 @@
 
 """Image and mask stay aligned through the augmentations; eval matches the engine."""
 
-from eunet_ros.engine import letterbox_geometry
+from eunet_ros.core.engine import letterbox_geometry
 import numpy as np
 import pytest
 import torch

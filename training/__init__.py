@@ -4,5 +4,5 @@
 """
 Offline training of EUnet: datasets, transforms, losses, metrics, loop, CLIs.
 
-Imports eunet_ros.model and eunet_ros.checkpoint, never rclpy.
+Imports eunet_ros.core.model and eunet_ros.core.checkpoint, never rclpy.
 """

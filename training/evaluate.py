@@ -4,7 +4,7 @@
 """
 Evaluate a checkpoint: ``python -m training.evaluate --checkpoint X --dataset ...``.
 
-Inference runs through :class:`eunet_ros.engine.SegmentationEngine`, the code the
+Inference runs through :class:`eunet_ros.core.engine.SegmentationEngine`, the code the
 node runs: full-resolution frames, letterboxed to the checkpoint's input size,
 logits mapped back to every frame's own resolution. So the numbers are the node's
 numbers. Scores come from one confusion matrix (:mod:`training.metrics`): per-class
@@ -34,13 +34,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import cv2
 from eunet_ros.argtypes import at_least
-from eunet_ros.checkpoint import CheckpointError, load_checkpoint
-from eunet_ros.engine import EngineError, SegmentationEngine
+from eunet_ros.core.checkpoint import CheckpointError, load_checkpoint
+from eunet_ros.core.engine import EngineError, SegmentationEngine
+from eunet_ros.fileio import atomic_write_bytes, atomic_write_json
 import numpy as np
 import torch
 from training.datasets import build_source, DatasetError, IGNORE, UNLABELLED
 from training.datasets.base import SegmentationSource
-from training.datasets.files import atomic_write_bytes, atomic_write_json, atomic_write_png
+from training.datasets.files import atomic_write_png
 from training.metrics import ConfusionMatrix, format_table
 from training.utils import ConfigError
 import yaml

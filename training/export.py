@@ -26,9 +26,9 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from eunet_ros.checkpoint import CheckpointError, load_checkpoint
+from eunet_ros.core.checkpoint import CheckpointError, load_checkpoint
+from eunet_ros.core.ort_backend import export_onnx_bytes
 from eunet_ros.fileio import atomic_write_bytes
-from eunet_ros.ort_backend import export_onnx_bytes
 import numpy as np
 import torch
 

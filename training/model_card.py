@@ -19,7 +19,7 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, Optional, Sequence
 
-from eunet_ros.checkpoint import load_checkpoint
+from eunet_ros.core.checkpoint import load_checkpoint
 from training.datasets.files import atomic_write_bytes
 from training.evaluate import markdown_table
 

@@ -45,11 +45,11 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from eunet_ros.argtypes import at_least
-from eunet_ros.benchmark import text_table
-from eunet_ros.checkpoint import IMAGENET_MEAN, IMAGENET_STD
-from eunet_ros.engine import EngineError, resolve_device
+from eunet_ros.core.checkpoint import IMAGENET_MEAN, IMAGENET_STD
+from eunet_ros.core.engine import EngineError, resolve_device
+from eunet_ros.core.model import count_parameters, DEFAULT_VARIANT, EUnet, VARIANTS
 from eunet_ros.fileio import atomic_write_bytes
-from eunet_ros.model import count_parameters, DEFAULT_VARIANT, EUnet, VARIANTS
+from eunet_ros.tools.common import text_table
 import torch
 from torch.utils.data import Sampler
 from training.data import EpochSampler, SegmentationDataset
@@ -290,7 +290,7 @@ def measure(args: argparse.Namespace, data_root: Path, data_desc: str) -> Dict[s
 
 def environment(device: torch.device) -> Dict[str, Any]:
     """Describe the machine and versions (the benchmark's fields, plus the training libs)."""
-    from eunet_ros.benchmark import environment as bench_env
+    from eunet_ros.tools.common import environment as bench_env
     env = dict(bench_env(device))
     from importlib import metadata
     for dist in ('lion-pytorch', 'albumentations', 'nvidia-ml-py'):

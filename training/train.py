@@ -41,18 +41,18 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from eunet_ros.checkpoint import (build_model, CheckpointError, default_palette,
-                                  IMAGENET_MEAN, IMAGENET_STD, load_checkpoint, ModelConfig,
-                                  save_checkpoint)
-from eunet_ros.model import EUnetConfig, VARIANTS
-from eunet_ros.peers import PeerConfig, PEERS
+from eunet_ros.core.checkpoint import (build_model, CheckpointError, default_palette,
+                                       IMAGENET_MEAN, IMAGENET_STD, load_checkpoint, ModelConfig,
+                                       save_checkpoint)
+from eunet_ros.core.model import EUnetConfig, VARIANTS
+from eunet_ros.core.peers import PeerConfig, PEERS
+from eunet_ros.fileio import atomic_write_bytes, atomic_write_json
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from training.data import EpochSampler, loader_context, SegmentationDataset, ShardSampler
 from training.data import worker_init
 from training.datasets import build_source, DatasetError
-from training.datasets.files import atomic_write_bytes, atomic_write_json
 from training.losses import MarginalCrossEntropy
 from training.metrics import ConfusionMatrix, format_table
 from training.transforms import EvalTransform, Normalize, TrainTransform

@@ -4,7 +4,7 @@
 """
 Augmentations (albumentations) for a car's camera, and the evaluation letterbox.
 
-Geometry follows :mod:`eunet_ros.engine`: at inference a frame is resized keeping
+Geometry follows :mod:`eunet_ros.core.engine`: at inference a frame is resized keeping
 its aspect ratio to fit the network input (H, W) and placed at the top-left, the
 rest padded with the mean colour (zero after normalisation). Training therefore
 
@@ -28,7 +28,7 @@ import os
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import cv2
-from eunet_ros.engine import letterbox_geometry
+from eunet_ros.core.engine import letterbox_geometry
 import numpy as np
 import torch
 from training.datasets.base import IGNORE

@@ -15,17 +15,14 @@ import random
 import sys
 from typing import Any, Dict, List, Mapping, Optional
 
-from eunet_ros.engine import EngineError, resolve_device
+from eunet_ros.core.engine import EngineError, resolve_device
+from eunet_ros.core.options import ConfigError
 import numpy as np
 import torch
 import torch.distributed as dist
 import yaml
 
 log = logging.getLogger('training')
-
-
-class ConfigError(ValueError):
-    """A configuration file or flag is invalid; the message names the key and the fix."""
 
 
 @dataclass

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
-from eunet_ros.checkpoint import DEFAULT_CLASSES
+from eunet_ros.core.checkpoint import DEFAULT_CLASSES
 import numpy as np
 
 IGNORE = 255

@@ -37,10 +37,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import warnings
 
 import cv2
+from eunet_ros.fileio import atomic_write_json
 import numpy as np
 from pycocotools import mask as mask_utils
 from training.datasets.base import IGNORE, SegmentationSource
-from training.datasets.files import atomic_write_json, atomic_write_png, DatasetError, read_json
+from training.datasets.files import atomic_write_png, DatasetError, read_json
 from training.datasets.files import read_rgb
 
 log = logging.getLogger(__name__)

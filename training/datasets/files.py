@@ -81,11 +81,6 @@ def atomic_write_png(path: PathLike, array: np.ndarray) -> Path:
     return atomic_write_bytes(path, buf.tobytes())
 
 
-def atomic_write_json(path: PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON atomically."""
-    return atomic_write_bytes(path, (json.dumps(obj, indent=2) + '\n').encode())
-
-
 def read_json(path: PathLike, what: str = 'annotation file') -> Any:
     """Parse a JSON file; errors name the file, the position and what to do."""
     p = Path(path)

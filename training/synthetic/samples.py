@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import Iterator, Tuple
 
+from eunet_ros.core.options import MAX_SIDE, MIN_SIDE
 import numpy as np
 from training.datasets.base import FS_CLASSES, SegmentationSource
 from training.synthetic.camera import _Camera
@@ -32,9 +33,9 @@ _DRIVE_FRAME_TAG = 0x44524632
 def _check_size(width: int, height: int) -> None:
     if not (isinstance(width, (int, np.integer)) and isinstance(height, (int, np.integer))):
         raise TypeError(f'width and height must be integers, got {width!r} x {height!r}')
-    if width < 16 or height < 16 or width > 8192 or height > 8192:
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
         raise ValueError(f'resolution {width}x{height} is out of range: width and height '
-                         'must be between 16 and 8192 pixels')
+                         f'must be between {MIN_SIDE} and {MAX_SIDE} pixels')
 
 
 def _check_format(image_format: str, quality: int) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import cv2
-from eunet_ros.checkpoint import DEFAULT_PALETTE
+from eunet_ros.core.checkpoint import DEFAULT_PALETTE
 from eunet_ros.fileio import atomic_write_bytes
 import numpy as np
 from training.datasets.base import FS_CLASSES

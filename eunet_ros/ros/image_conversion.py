@@ -38,6 +38,7 @@ import struct
 from typing import Any, Dict, Optional, Tuple
 
 import cv2
+from eunet_ros.core.options import MAX_FRAME_SIDE
 import numpy as np
 
 __all__ = [
@@ -56,7 +57,7 @@ __all__ = [
 
 # Larger than any camera a car carries (16K); a bigger header is corrupt, and
 # believing it would allocate gigabytes.
-MAX_SIDE = 16384
+MAX_SIDE = MAX_FRAME_SIDE
 
 
 class ImageConversionError(ValueError):

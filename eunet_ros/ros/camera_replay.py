@@ -23,11 +23,12 @@ import time
 from typing import Any, List, Optional
 
 import cv2
-from eunet_ros import dds_profile
-from eunet_ros.frame_source import FrameSource, FrameSourceError
-from eunet_ros.image_conversion import to_byte_array
-from eunet_ros.node_params import ConfigError, ParamSpec
-from eunet_ros.ros_util import declare, image_msg, run_node
+from eunet_ros.core.options import check_choice
+from eunet_ros.ros import dds_profile
+from eunet_ros.ros.frame_source import FrameSource, FrameSourceError
+from eunet_ros.ros.image_conversion import to_byte_array
+from eunet_ros.ros.node_params import ConfigError, ParamSpec
+from eunet_ros.ros.ros_util import declare, image_msg, run_node
 from rclpy.exceptions import NameValidationException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -70,7 +71,7 @@ REPLAY_PARAMS = (
 
 class CameraReplay(Node):
     """
-    Publish frames of a :class:`~eunet_ros.frame_source.FrameSource` at a fixed rate.
+    Publish frames of a :class:`~eunet_ros.ros.frame_source.FrameSource` at a fixed rate.
 
     :ivar done: a Future that completes when replay has finished (end of a
         non-looping source or ``max_frames``).
@@ -96,11 +97,9 @@ class CameraReplay(Node):
 
     def _setup(self, dds_note: str) -> None:
         p = {s.name: declare(self, s) for s in REPLAY_PARAMS}
-        for name in ('encoding', 'compressed_format', 'reliability'):
-            spec = next(s for s in REPLAY_PARAMS if s.name == name)
-            if p[name] not in spec.choices:
-                raise ConfigError(name, f'{p[name]!r} is not allowed; use one of '
-                                        f'{", ".join(spec.choices)}.')
+        for spec in REPLAY_PARAMS:
+            if spec.choices:
+                check_choice(spec.name, p[spec.name], spec.choices)
         if not p['publish_raw'] and not p['publish_compressed']:
             raise ConfigError('publish_raw', 'publish_raw and publish_compressed are both '
                                              'false: nothing to publish.')

@@ -7,7 +7,7 @@ End-to-end node benchmark: camera publishers -> segment_node -> mask subscriber,
 ``python -m eunet_ros.benchmark node [options]`` runs on one machine:
 
 * segment_node as a process of its own, started as its console script is
-  (``python -m eunet_ros.segment_node --ros-args -p device:=... ...``), in a
+  (``python -m eunet_ros.ros.segment_node --ros-args -p device:=... ...``), in a
   namespace of its own, one node camera per publisher;
 * one camera publisher process per camera: a few pre-built bgr8
   sensor_msgs/Image frames at ``--resolution``, published best effort (as camera
@@ -40,8 +40,6 @@ or SIGTERM stop every process it started. Example::
 from __future__ import annotations
 
 import argparse
-import array
-import io
 import json
 import math
 import os
@@ -54,18 +52,21 @@ import threading
 import time
 from typing import Any, Dict, List, MutableMapping, Optional, Sequence, Tuple
 
-from eunet_ros import dds_profile
 from eunet_ros.argtypes import at_least
-from eunet_ros.child_process import ChildExited, ChildProcess
-from eunet_ros.fileio import atomic_write_bytes
-from eunet_ros.stats import percentiles
+from eunet_ros.core.options import PRECISIONS
+from eunet_ros.fileio import atomic_write_json
+from eunet_ros.ros import dds_profile
+from eunet_ros.ros.spin import SpinningNode
+from eunet_ros.ros.stats import percentiles
+from eunet_ros.tools.child_process import ChildExited, ChildProcess
+from eunet_ros.tools.common import environment, parse_resolution, text_table
 import numpy as np
 
 __all__ = ['BenchError', 'BadInput', 'get_args_parser', 'main', 'run', 'summarise',
-           'format_table', 'camera_main']
+           'format_table']
 
 NS = 1_000_000_000
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # the folder holding eunet_ros/
 
 
 class BenchError(RuntimeError):
@@ -88,8 +89,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Return the command-line parser of ``python -m eunet_ros.benchmark node``."""
-    from eunet_ros.benchmark import parse_resolution
-    from eunet_ros.model import VARIANTS
+    from eunet_ros.core.model import VARIANTS
     p = argparse.ArgumentParser(
         prog='python -m eunet_ros.benchmark node',
         description='End-to-end node benchmark: camera publisher processes -> segment_node '
@@ -98,7 +98,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter)
     p.add_argument('--device', default='auto', help='segment_node device: auto, cpu, cuda, '
                    'cuda:N')
-    p.add_argument('--precision', default='auto', choices=['auto', 'fp32', 'fp16', 'bf16'],
+    p.add_argument('--precision', default='auto', choices=list(PRECISIONS),
                    help='segment_node precision (auto: fp16 on CUDA, fp32 on the CPU)')
     m = p.add_mutually_exclusive_group()
     m.add_argument('--checkpoint', default=None, metavar='PATH',
@@ -197,15 +197,15 @@ def append_json(path: str, env: Dict[str, Any], args: Dict[str, Any],
     data['environment'] = env
     data['args'] = args
     data['rows'].append(row)
-    atomic_write_bytes(path, (json.dumps(data, indent=2) + '\n').encode(), durable=False)
+    atomic_write_json(path, data, durable=False)
     return len(data['rows'])
 
 
 def _resolve_checkpoint(args: argparse.Namespace, folder: Path) -> Path:
     if args.variant:
         import torch
-        from eunet_ros.checkpoint import save_checkpoint
-        from eunet_ros.model import build_eunet, VARIANTS
+        from eunet_ros.core.checkpoint import save_checkpoint
+        from eunet_ros.core.model import build_eunet, VARIANTS
         torch.manual_seed(0)
         return save_checkpoint(folder / f'random_{args.variant}.pt',
                                model=build_eunet(variant=args.variant),
@@ -215,7 +215,7 @@ def _resolve_checkpoint(args: argparse.Namespace, folder: Path) -> Path:
     if args.checkpoint:
         path = Path(args.checkpoint)
     else:
-        from eunet_ros.engine import default_checkpoint_path
+        from eunet_ros.resources import default_checkpoint_path
         path = default_checkpoint_path()
         if path is None:
             raise BadInput('no --checkpoint given and no packaged model found '
@@ -230,7 +230,6 @@ def _resolve_checkpoint(args: argparse.Namespace, folder: Path) -> Path:
 
 def environment_info(device: Any) -> Dict[str, Any]:
     """Describe the machine, versions and middleware for the JSON output."""
-    from eunet_ros.benchmark import environment
     env = environment(device)
     env['ros_distro'] = os.environ.get('ROS_DISTRO')
     env['rmw_implementation'] = os.environ.get('RMW_IMPLEMENTATION') or 'default'
@@ -251,7 +250,7 @@ def run(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     :raises BadInput: an option or the environment does not allow the run.
     :raises BenchError: a process failed or no masks came.
     """
-    from eunet_ros.engine import EngineError, resolve_device, resolve_precision
+    from eunet_ros.core.engine import EngineError, resolve_device, resolve_precision
     try:
         device = resolve_device(args.device)
         precision = resolve_precision(args.precision, device)
@@ -326,17 +325,15 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-class _Probe:
+class _Probe(SpinningNode):
     """This process's subscriber: mask arrival times by camera, overlays, diagnostics."""
 
     def __init__(self, context: Any, name: str, ns: str, cameras: Sequence[str],
                  overlay: bool, node_name: str) -> None:
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
-        self.node = rclpy.create_node(name, context=context)
+        super().__init__(name, context=context)
         self.masks: Dict[str, List[Tuple[int, int]]] = {c: [] for c in cameras}
         self.overlays: Dict[str, List[int]] = {c: [] for c in cameras}  # stamps (ns)
         # (arrival ns, camera, the node's frames_received, frames_dropped)
@@ -354,16 +351,6 @@ class _Probe:
                 self.node.create_subscription(Image, f'{ns}/{c}/overlay',
                                               lambda m, c=c: self._on_overlay(c, m), qos)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
-        self._executor = SingleThreadedExecutor(context=context)
-        self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, name='bench_probe', daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self._executor.spin()
-        except Exception:  # noqa: B902 - the context is shut down while spinning
-            pass
 
     def _on_mask(self, camera: str, msg: Any) -> None:
         t = time.time_ns()
@@ -388,12 +375,6 @@ class _Probe:
                 except (KeyError, ValueError):
                     pass
 
-    def close(self) -> None:
-        """Stop spinning and destroy the node."""
-        self._executor.shutdown(timeout_sec=5.0)
-        self.node.destroy_node()
-        self._thread.join(5.0)
-
 
 def _measure(args: argparse.Namespace, checkpoint: Path, logs: Path) -> Dict[str, Any]:
     import rclpy
@@ -404,7 +385,7 @@ def _measure(args: argparse.Namespace, checkpoint: Path, logs: Path) -> Dict[str
     w, h = args.resolution
     _stay_on_this_machine(os.environ)  # before rclpy.init; the children inherit it
     env = _child_env()
-    node_cmd = [sys.executable, '-m', 'eunet_ros.segment_node', '--ros-args',
+    node_cmd = [sys.executable, '-m', 'eunet_ros.ros.segment_node', '--ros-args',
                 '-r', f'__ns:={ns}', '-r', f'__node:={node_name}',
                 '-p', f'checkpoint:={checkpoint}', '-p', f'device:={args.device}',
                 '-p', f'precision:={args.precision}', '-p', f'cameras:=[{",".join(cams)}]',
@@ -434,7 +415,7 @@ def _measure(args: argparse.Namespace, checkpoint: Path, logs: Path) -> Dict[str
         pubs: Dict[str, ChildProcess] = {}
         for i, cam in enumerate(cams):
             pubs[cam] = ChildProcess(f'camera publisher {cam}', [
-                sys.executable, '-m', 'eunet_ros.bench_node', '_camera',
+                sys.executable, '-m', 'eunet_ros.tools.bench_camera',
                 '--topic', f'{ns}/{cam}/image', '--frame-id', cam, '--width', str(w),
                 '--height', str(h), '--rate', repr(float(args.rate)), '--seed', str(i),
                 '--out', str(logs / f'{cam}_sent.npy'), '--max-seconds', f'{max_s:.0f}'],
@@ -604,7 +585,6 @@ def _fmt(v: Any, spec: str = '.1f') -> str:
 
 def format_table(row: Dict[str, Any]) -> str:
     """Render a node row: a heading line and one line per camera plus the total."""
-    from eunet_ros.benchmark import text_table
     head = ('camera', 'sent', 'received', 'dropped %', 'node dropped', 'sent Hz', 'mask Hz',
             'p50 ms', 'p99 ms', 'max ms', 'p50 1st 1/4', 'p50 last 1/4')
     lines = [head]
@@ -633,78 +613,5 @@ def format_table(row: Dict[str, Any]) -> str:
     return '\n'.join(heading) + '\n' + text_table(lines)
 
 
-# --------------------------------------------------------------------------- camera process
-def _camera_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog='python -m eunet_ros.bench_node _camera',
-                                description='One camera of the node benchmark (started by it).')
-    p.add_argument('--topic', required=True)
-    p.add_argument('--frame-id', required=True)
-    p.add_argument('--width', type=int, required=True)
-    p.add_argument('--height', type=int, required=True)
-    p.add_argument('--rate', type=float, required=True)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', required=True, help='.npy file of the stamps (ns) sent')
-    p.add_argument('--max-seconds', type=float, default=3600.0)
-    return p.parse_args(argv)
-
-
-def _publish(node: Any, a: argparse.Namespace) -> None:
-    """Publish pre-built frames on a fixed schedule until stopped; save the stamps sent."""
-    from eunet_ros.ros_util import image_msg
-    import rclpy
-    from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import Image
-    pub = node.create_publisher(Image, a.topic, qos_profile_sensor_data)
-    rng = np.random.default_rng(a.seed)
-    msgs = []
-    for _ in range(4):
-        msg = image_msg(rng.integers(0, 256, (a.height, a.width, 3), dtype=np.uint8), 'bgr8')
-        msg.header.frame_id = a.frame_id
-        msgs.append(msg)
-    period = int(round(NS / a.rate))
-    sent = array.array('q')
-    missed = 0
-    parent = os.getppid()
-    t_next = time.monotonic_ns()
-    t_end = t_next + int(a.max_seconds * NS)
-    try:
-        while rclpy.ok(context=node.context) and os.getppid() == parent:
-            now = time.monotonic_ns()
-            if now >= t_end:
-                break
-            if now < t_next:
-                time.sleep((t_next - now) / NS)
-                continue
-            msg = msgs[len(sent) % len(msgs)]
-            stamp = time.time_ns()
-            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, NS)
-            pub.publish(msg)
-            sent.append(stamp)
-            t_next += period
-            behind = time.monotonic_ns() - t_next
-            if behind >= period:  # a camera never catches up in a burst: skip what it missed
-                missed += behind // period
-                t_next += (behind // period) * period
-    finally:
-        buf = io.BytesIO()
-        np.save(buf, np.frombuffer(sent, np.int64) if sent else np.zeros(0, np.int64))
-        atomic_write_bytes(a.out, buf.getvalue(), durable=False)
-        print(f'{a.frame_id}: published {len(sent)} frames on {a.topic}, missed {missed} '
-              'ticks', flush=True)
-
-
-def camera_main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run one camera publisher of the benchmark until SIGINT/SIGTERM; return the status."""
-    a = _camera_args(argv)
-    from eunet_ros.ros_util import run_node
-    import rclpy
-    dds_profile.apply_large_message_profile()  # 2.7 MB best-effort frames between processes
-    return run_node(f'bench_camera_{a.frame_id}',
-                    lambda: rclpy.create_node(f'bench_camera_{a.frame_id}_{os.getpid()}'),
-                    lambda node, executor: _publish(node, a), (), [])
-
-
 if __name__ == '__main__':
-    if sys.argv[1:2] == ['_camera']:
-        sys.exit(camera_main(sys.argv[2:]))
     sys.exit(main())

@@ -31,9 +31,10 @@ import os
 from pathlib import Path
 from typing import MutableMapping, Optional, Tuple
 
+from eunet_ros.resources import DDS_PROFILE_FILE as PROFILE_FILE, dds_profile_path
+
 __all__ = ['PROFILE_FILE', 'profile_path', 'apply_large_message_profile', 'profile_env_var']
 
-PROFILE_FILE = 'fastdds_large_images.xml'
 ENV_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 CWD_FILES = ('DEFAULT_FASTDDS_PROFILES.xml', 'DEFAULT_FASTRTPS_PROFILES.xml')
 FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
@@ -41,18 +42,7 @@ FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
 
 def profile_path() -> Optional[Path]:
     """Find the shipped profile: share/eunet_ros/config, else the source tree's config/."""
-    candidates = []
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory('eunet_ros')) / 'config')
-    except Exception:  # noqa: B902 - not installed with ament: the source tree
-        pass
-    candidates.append(Path(__file__).resolve().parent.parent / 'config')
-    for folder in candidates:
-        p = folder / PROFILE_FILE
-        if p.is_file():
-            return p
-    return None
+    return dds_profile_path()
 
 
 def profile_env_var(distro: Optional[str]) -> str:

@@ -4,10 +4,10 @@
 """
 segment_node: EUnet segmentation of one or several cameras as a ROS 2 node.
 
-A thin rclpy adapter over :class:`eunet_ros.engine.SegmentationEngine`:
+A thin rclpy adapter over :class:`eunet_ros.core.engine.SegmentationEngine`:
 
 * subscription callbacks only store the newest message per camera
-  (:class:`~eunet_ros.frame_slots.LatestFrameSlots`); a frame that arrives while
+  (:class:`~eunet_ros.ros.frame_slots.LatestFrameSlots`); a frame that arrives while
   an older one still waits replaces it and is counted as dropped;
 * one inference thread takes the frames waiting at that moment (one per camera,
   up to ``max_batch``), converts them (cv_bridge or the built-in conversion),
@@ -20,7 +20,7 @@ A thin rclpy adapter over :class:`eunet_ros.engine.SegmentationEngine`:
   ``~/enable`` (std_srvs/SetBool) pauses and resumes inference.
 
 Bad frames are dropped with a throttled log line and counted; the node keeps
-running. Parameters are declared from :mod:`eunet_ros.node_params`.
+running. Parameters are declared from :mod:`eunet_ros.ros.node_params`.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ from typing import Any, Dict, List, Optional, TYPE_CHECKING
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from eunet_ros import dds_profile
-from eunet_ros.frame_slots import LatestFrameSlots
-from eunet_ros.image_conversion import ImageConversionError, make_converter
-from eunet_ros.node_params import (camera_params, check_names, ConfigError, GLOBAL_PARAMS,
-                                   group_param, NodeSettings, parse_settings,
-                                   RESERVED_NAMES, resolve_groups, runtime_check)
-from eunet_ros.ros_util import declare, image_msg, run_node
-from eunet_ros.stats import CameraStats, LatencyWindow, LogThrottle
+from eunet_ros.ros import dds_profile
+from eunet_ros.ros.frame_slots import LatestFrameSlots
+from eunet_ros.ros.image_conversion import ImageConversionError, make_converter
+from eunet_ros.ros.node_params import (camera_params, check_names, ConfigError, GLOBAL_PARAMS,
+                                       group_param, NodeSettings, parse_settings, RESERVED_NAMES,
+                                       resolve_groups, runtime_check)
+from eunet_ros.ros.ros_util import declare, image_msg, run_node
+from eunet_ros.ros.stats import CameraStats, LatencyWindow, LogThrottle
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import NameValidationException
@@ -54,7 +54,7 @@ from std_msgs.msg import String
 from std_srvs.srv import SetBool
 
 if TYPE_CHECKING:  # torch is imported when the node starts, after rclpy.init (see main)
-    from eunet_ros.engine import SegmentationEngine
+    from eunet_ros.core.engine import SegmentationEngine
 
 __all__ = ['SegmentNode', 'StartupError', 'resolve_checkpoint', 'main']
 
@@ -72,13 +72,13 @@ def resolve_checkpoint(value: str, lookup=None) -> str:
 
     :param value: the ``checkpoint`` parameter.
     :param lookup: finds the packaged model (default
-        :func:`eunet_ros.engine.default_checkpoint_path`).
+        :func:`eunet_ros.resources.default_checkpoint_path`).
     :raises ConfigError: no parameter and no packaged model.
     """
     if value:
         return value
     if lookup is None:
-        from eunet_ros.engine import default_checkpoint_path as lookup
+        from eunet_ros.resources import default_checkpoint_path as lookup
     found = lookup()
     if found is None:
         raise ConfigError(
@@ -158,8 +158,8 @@ class SegmentNode(Node):
             path = resolve_checkpoint(settings.checkpoint)
             log.info(f'loading {path} on {settings.device} ({settings.precision}) ...')
             # torch loads here, not at import: a Ctrl-C meanwhile is a clean shutdown
-            from eunet_ros.checkpoint import CheckpointError
-            from eunet_ros.engine import EngineError, SegmentationEngine
+            from eunet_ros.core.checkpoint import CheckpointError
+            from eunet_ros.core.engine import EngineError, SegmentationEngine
             try:
                 engine = SegmentationEngine(path, device=settings.device,
                                             precision=settings.precision,

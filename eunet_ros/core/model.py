@@ -307,7 +307,7 @@ def build_eunet(*, variant: Optional[str] = None, config: Optional[EUnetConfig] 
     :param num_classes: output classes when built from a variant.
     :param in_channels: input channels when built from a variant.
 
-    Nothing is downloaded; load weights with :mod:`eunet_ros.checkpoint`.
+    Nothing is downloaded; load weights with :mod:`eunet_ros.core.checkpoint`.
 
     """
     if config is not None and variant is not None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import signal
 from typing import Any, Callable, List, Optional, Tuple
 
-from eunet_ros.image_conversion import to_byte_array
-from eunet_ros.node_params import ConfigError, ParamSpec
+from eunet_ros.ros.image_conversion import to_byte_array
+from eunet_ros.ros.node_params import ConfigError, ParamSpec
 import numpy as np
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
@@ -124,7 +124,7 @@ def run_node(name: str, make_node: Callable[[], Any], spin: Callable[[Any, Any],
     ``rclpy.init``; build the node; ``spin(node, executor)`` until done, Ctrl-C or an external
     shutdown (no traceback for either); a ``startup_errors`` exception is logged as
     fatal with its message and gives status 1; always destroy the node and
-    ``try_shutdown``. Load the DDS profile (eunet_ros.dds_profile) before calling.
+    ``try_shutdown``. Load the DDS profile (eunet_ros.ros.dds_profile) before calling.
 
     The executor is made before the node, not lazily by ``rclpy.spin``: a SIGTERM that
     shuts the context down between the node's start and its first spin would otherwise

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 import warnings
 
+from eunet_ros.core.model import EUnet
 from eunet_ros.fileio import atomic_write_bytes
-from eunet_ros.model import EUnet
 import numpy as np
 import torch
 from torch import nn
@@ -42,7 +42,7 @@ from torch import nn
 __all__ = ['OrtNetwork', 'OrtError', 'onnxruntime_available', 'default_cache_dir',
            'network_fingerprint', 'export_onnx_bytes', 'EXPORT_VERSION', 'OPSET']
 
-log = logging.getLogger('eunet_ros.ort_backend')
+log = logging.getLogger('eunet_ros.core.ort_backend')
 
 # Part of the cache key: bump when the export settings below change.
 EXPORT_VERSION = 1

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from eunet_ros.core.options import (BACKENDS, check_choice, ConfigError, PRECISIONS, side_ok,
+                                    SIZE_RANGE)
+
 __all__ = [
     'ConfigError',
     'ParamSpec',
@@ -43,8 +46,6 @@ __all__ = [
     'markdown_table',
 ]
 
-PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
-BACKENDS = ('auto', 'torch', 'onnxruntime')
 TRANSPORTS = ('raw', 'compressed')
 RELIABILITIES = ('best_effort', 'reliable')
 NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
@@ -55,19 +56,6 @@ DEFAULT_GROUPS: Dict[str, Tuple[str, ...]] = {
     'cones': ('blue_cone', 'yellow_cone', 'orange_cone', 'large_orange_cone', 'unknown_cone'),
     'track': ('track',),
 }
-
-
-class ConfigError(ValueError):
-    """
-    An invalid parameter value; the message names the parameter and the allowed values.
-
-    :ivar param: the parameter's name.
-
-    """
-
-    def __init__(self, param: str, message: str) -> None:
-        self.param = param
-        super().__init__(f'parameter "{param}": {message}')
 
 
 @dataclass(frozen=True)
@@ -138,7 +126,7 @@ GLOBAL_PARAMS: Tuple[ParamSpec, ...] = (
        '(CUDA only), bf16.', choices=PRECISIONS),
     _p('input_size', [0, 0], 'Network input [height, width] frames are letterboxed to; '
        '[0, 0]: the size stored in the checkpoint.',
-       constraints='[0, 0] or [H, W] with 16 <= H, W <= 8192'),
+       constraints=f'[0, 0] or [H, W] with {SIZE_RANGE}'),
     _p('backend', 'auto', 'What runs the network: auto (ONNX Runtime for an EUnet on the CPU '
        'in fp32 when onnx and onnxruntime are installed, else PyTorch; CUDA always runs '
        'PyTorch), torch, onnxruntime (CPU, fp32; the ONNX file is exported once into '
@@ -270,11 +258,7 @@ def check_names(param: str, names: Sequence[str], *, what: str,
 
 
 def _choice(values: Mapping[str, Any], name: str, choices: Sequence[str]) -> str:
-    v = str(values[name]).strip()
-    if v not in choices:
-        raise ConfigError(name, f'{values[name]!r} is not allowed; use one of '
-                                f'{", ".join(choices)}.')
-    return v
+    return check_choice(name, values[name], choices)
 
 
 def _number(values: Mapping[str, Any], name: str):
@@ -307,12 +291,12 @@ def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
     size = [int(v) for v in values['input_size']]
     if size == [0, 0]:
         input_size = None
-    elif len(size) == 2 and all(16 <= v <= 8192 for v in size):
+    elif len(size) == 2 and all(side_ok(v) for v in size):
         input_size = (size[0], size[1])
     else:
         raise ConfigError('input_size', f'{list(values["input_size"])} is not allowed; use '
-                                        "[0, 0] (the checkpoint's size) or [H, W] with "
-                                        '16 <= H, W <= 8192.')
+                                        f"[0, 0] (the checkpoint's size) or [H, W] with "
+                                        f'{SIZE_RANGE}.')
     threads = int(_number(values, 'cpu_threads'))
     cams = []
     for c in cameras:

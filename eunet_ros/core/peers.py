@@ -5,7 +5,7 @@
 torchvision's real-time segmentation networks, as peers of EUnet.
 
 They exist so that EUnet is compared with them on equal terms: timed in the same
-benchmark run (eunet_ros.benchmark) and trained with the same recipe
+benchmark run (eunet_ros.tools.benchmark) and trained with the same recipe
 (``training.train --arch lraspp_mobilenet_v3_large``). A checkpoint of a peer uses
 the same file format as EUnet's (``model.arch = 'torchvision'``), so the engine,
 the evaluator and even the node can run it. torchvision is optional: it is imported

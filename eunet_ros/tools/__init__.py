@@ -1,0 +1,12 @@
+# Copyright 2026 eunet_ros developers
+# Licensed under the Apache License, Version 2.0
+
+"""
+Measuring tools, never needed on the car.
+
+``benchmark`` (network and engine, peers in the same run), ``bench_node`` (the node
+end to end over DDS) with ``bench_camera`` (its camera processes), ``common``
+(tables, ``WxH`` options, the environment record) and ``child_process`` (processes
+with a log, stopped like Ctrl-C; also used by the demo). ``python -m
+eunet_ros.benchmark`` is their command line. May import every layer below.
+"""
