@@ -287,60 +287,101 @@ def legend(sheet: np.ndarray, palette: Dict[int, Tuple[int, int, int]],
 # --------------------------------------------------------------------------- main
 def run(args: argparse.Namespace) -> dict:
     """Run all steps; return the summary."""
-    import cv2
+    import cv2  # noqa: F401  (step 5 writes with it: fail before anything starts)
     args.out.mkdir(parents=True, exist_ok=True)
     video = render_drive(args)
-    env = ros_env(args.ws)
-    os.environ.update({k: env[k] for k in ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_DOMAIN_ID')})
-    logs = args.out / 'logs'
-    logs.mkdir(exist_ok=True)
-    config = install_prefix(args.ws) / 'share' / 'eunet_ros' / 'config' / 'default.yaml'
-    if not config.exists():
-        raise DemoError(f'{config} is missing from the install space (make build)')
-    children: List[ChildProcess] = []
-    recorder = None
-    import rclpy
-    rclpy.init()
+    demo = Demo(args)  # checks the install space; rclpy.init
     try:
+        demo.start_node()
+        demo.wait_for_node()
+        demo.start_replay(video)
+        diag = demo.record()
+        demo.stop_cleanly()
+        return demo.write_outputs(diag)
+    finally:
+        demo.close()
+
+
+class Demo:
+    """
+    Steps 2 to 5 of the demo, with the processes and the recorder they share.
+
+    Creating it takes the environment of the install space and initialises rclpy;
+    :meth:`close` (in a ``finally``) stops every process still running, closes the
+    recorder and shuts rclpy down.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.env = ros_env(args.ws)
+        os.environ.update({k: self.env[k]
+                           for k in ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_DOMAIN_ID')})
+        self.logs = args.out / 'logs'
+        self.logs.mkdir(exist_ok=True)
+        self.config = install_prefix(args.ws) / 'share' / 'eunet_ros' / 'config' / 'default.yaml'
+        if not self.config.exists():
+            raise DemoError(f'{self.config} is missing from the install space (make build)')
+        self.children: List[ChildProcess] = []
+        self.recorder: Optional[Recorder] = None
+        self.node: Optional[ChildProcess] = None
+        self.replay: Optional[ChildProcess] = None
+        self.n_frames = 0
+        import rclpy
+        rclpy.init()
+
+    def start_node(self) -> None:
+        """Step 2: start segment_node from the install space."""
+        args = self.args
         node_exe = executable(args.ws, 'segment_node')
         log(f'step 2/5: starting segment_node from the install space ({node_exe})')
         node_cmd = [str(node_exe), '--ros-args',
-                    '--params-file', str(config), '-p', f'device:={args.device}']
+                    '--params-file', str(self.config), '-p', f'device:={args.device}']
         if args.checkpoint:
             node_cmd += ['-p', f'checkpoint:={args.checkpoint}']
-        node = ChildProcess('segment_node', node_cmd, env=env, cwd=ROOT, new_session=True,
-                            logfile=logs / 'segment_node.log')
-        children.append(node)
-        recorder = Recorder(args.out, args.fps)
+        self.node = ChildProcess('segment_node', node_cmd, env=self.env, cwd=ROOT,
+                                 new_session=True, logfile=self.logs / 'segment_node.log')
+        self.children.append(self.node)
+
+    def wait_for_node(self) -> None:
+        """Start the recorder; wait (120 s at most) for the node's class table."""
+        self.recorder = recorder = Recorder(self.args.out, self.args.fps)
         deadline = time.monotonic() + 120
         while recorder.class_table is None:
-            node.check_alive()
+            self.node.check_alive()
             if time.monotonic() > deadline:
                 raise DemoError('segment_node did not publish its class table within 120 s; '
-                                f'log:\n{node.tail()}')
+                                f'log:\n{self.node.tail()}')
             time.sleep(0.2)
         log(f'         segment_node is up: checkpoint {recorder.class_table.get("checkpoint")}')
-        n_frames = max(1, int(round(args.duration * args.fps)))
+
+    def start_replay(self, video: Path) -> None:
+        """Step 3: start recording and camera_replay streaming ``video``."""
+        args = self.args
+        self.n_frames = n_frames = max(1, int(round(args.duration * args.fps)))
         log(f'step 3/5: camera_replay streams {video.name} at {args.fps:g} Hz '
             f'({n_frames} frames)')
-        with recorder.lock:
-            recorder.recording = True
+        with self.recorder.lock:
+            self.recorder.recording = True
         # max_frames: camera_replay exits by itself after exactly n_frames, so the count
         # of frames sent is known; it holds the first frame until the node and the
         # recorder are both subscribed.
-        replay = ChildProcess('camera_replay', [
+        self.replay = ChildProcess('camera_replay', [
             str(executable(args.ws, 'camera_replay')), '--ros-args',
             '-p', f'source:={video}', '-p', f'rate:={float(args.fps)!r}', '-p', 'loop:=true',
             '-p', f'max_frames:={n_frames}', '-p', 'wait_for_subscribers:=2',
-            '-p', 'topic:=camera/image', '-p', 'frame_id:=camera'], env=env, cwd=ROOT,
-            new_session=True, logfile=logs / 'camera_replay.log')
-        children.append(replay)
+            '-p', 'topic:=camera/image', '-p', 'frame_id:=camera'], env=self.env, cwd=ROOT,
+            new_session=True, logfile=self.logs / 'camera_replay.log')
+        self.children.append(self.replay)
+
+    def record(self) -> Dict[str, Dict[str, str]]:
+        """Step 4: record until camera_replay has sent its frames; return the diagnostics."""
+        args, node, replay, recorder = self.args, self.node, self.replay, self.recorder
         log(f'step 4/5: recording the node outputs for {args.duration:g} s')
         deadline = time.monotonic() + args.duration + 60
         while replay.proc.poll() is None:
             node.check_alive()
             if time.monotonic() > deadline:
-                raise DemoError(f'camera_replay did not finish {n_frames} frames in time; '
+                raise DemoError(f'camera_replay did not finish {self.n_frames} frames in time; '
                                 f'log:\n{replay.tail()}')
             time.sleep(0.2)
         if replay.proc.returncode != 0:
@@ -350,31 +391,54 @@ def run(args: argparse.Namespace) -> dict:
             recorder.recording = False
         if recorder.masks == 0:
             raise DemoError('no mask arrived from segment_node; its log:\n' + node.tail())
-        diag = dict(recorder.diagnostics)
+        return dict(recorder.diagnostics)
+
+    def stop_cleanly(self) -> None:
+        """Stop camera_replay, then segment_node, as Ctrl-C does; fail unless both exit cleanly."""
         codes = {}
-        for c in reversed(children):
+        for c in reversed(self.children):
             codes[c.name] = c.stop()
-        children.clear()
+        self.children.clear()
         bad = {k: v for k, v in codes.items() if v not in (0, -signal.SIGINT, 130)}
         if bad:
-            raise DemoError(f'processes did not stop cleanly on Ctrl-C: {bad} (see {logs})')
+            raise DemoError(f'processes did not stop cleanly on Ctrl-C: {bad} (see {self.logs})')
         log('         segment_node and camera_replay stopped cleanly')
+
+    def write_outputs(self, diag: Dict[str, Dict[str, str]]) -> dict:
+        """Step 5: write the contact sheet and summary.json (the video is written); return it."""
+        args = self.args
         log(f'step 5/5: writing {args.out}')
-        recorder.close()
-        table = recorder.class_table or {}
+        self.recorder.close()
+        sheet_path = self.write_contact_sheet()
+        summary = self.summary(diag, sheet_path)
+        tmp = args.out / '.summary.json.tmp'
+        tmp.write_text(json.dumps(summary, indent=2))
+        os.replace(tmp, args.out / 'summary.json')
+        return summary
+
+    def write_contact_sheet(self) -> Path:
+        """Write the contact sheet with the legend of the node's classes; return its path."""
+        import cv2
+        table = self.recorder.class_table or {}
         palette = {c['id']: tuple(c['color_rgb']) for c in table.get('classes', [])}
         names = {c['id']: c['name'] for c in table.get('classes', [])}
-        sheet = legend(contact_sheet(recorder.samples, args.sheet_frames, palette), palette,
-                       names)
-        sheet_path = args.out / 'contact_sheet.png'
+        sheet = legend(contact_sheet(self.recorder.samples, self.args.sheet_frames, palette),
+                       palette, names)
+        sheet_path = self.args.out / 'contact_sheet.png'
         if not cv2.imwrite(str(sheet_path), sheet):
             raise DemoError(f'cannot write {sheet_path}')
+        return sheet_path
+
+    def summary(self, diag: Dict[str, Dict[str, str]], sheet_path: Path) -> dict:
+        """Return the summary of the run (what summary.json holds)."""
+        args, recorder = self.args, self.recorder
+        table = recorder.class_table or {}
         elapsed = (recorder.last_t - recorder.first_t) if recorder.first_t else 0.0
         cam_diag = next((v for k, v in diag.items() if 'camera' in k), {})
-        sent = n_frames
+        sent = self.n_frames
         received = recorder.masks
         p50, p99 = percentiles(recorder.latencies_ms)  # one per mask: not empty (checked)
-        summary = {
+        return {
             'frames_sent': sent,
             'frames_received': received,
             'frames_dropped': max(0, sent - received),
@@ -392,21 +456,20 @@ def run(args: argparse.Namespace) -> dict:
             'files': {'overlay_video': str(recorder.video_path.relative_to(args.out.parent))
                       if recorder.overlays else None,
                       'contact_sheet': str(sheet_path.relative_to(args.out.parent)),
-                      'logs': str(logs.relative_to(args.out.parent))},
+                      'logs': str(self.logs.relative_to(args.out.parent))},
             'notes': 'frames_sent: frames camera_replay published (max_frames); '
                      'latency: from the camera header stamp to the mask arriving at the '
                      'recorder, through DDS both ways; dropped frames are those the node '
                      'replaced with a newer one while busy (it never queues).',
         }
-        tmp = args.out / '.summary.json.tmp'
-        tmp.write_text(json.dumps(summary, indent=2))
-        os.replace(tmp, args.out / 'summary.json')
-        return summary
-    finally:
-        for c in children:
+
+    def close(self) -> None:
+        """Stop every process still running, close the recorder, shut rclpy down."""
+        import rclpy
+        for c in self.children:
             c.stop()
-        if recorder is not None:
-            recorder.close()
+        if self.recorder is not None:
+            self.recorder.close()
         rclpy.try_shutdown()
 
 

@@ -377,117 +377,203 @@ class _Probe(SpinningNode):
 
 
 def _measure(args: argparse.Namespace, checkpoint: Path, logs: Path) -> Dict[str, Any]:
-    import rclpy
-    tag = f'eunet_bench_{os.getpid()}'
-    ns = '/' + tag
-    node_name = f'segment_node_{os.getpid()}'
-    cams = [f'cam{i}' for i in range(args.cameras)]
-    w, h = args.resolution
-    _stay_on_this_machine(os.environ)  # before rclpy.init; the children inherit it
-    env = _child_env()
-    node_cmd = [sys.executable, '-m', 'eunet_ros.ros.segment_node', '--ros-args',
-                '-r', f'__ns:={ns}', '-r', f'__node:={node_name}',
-                '-p', f'checkpoint:={checkpoint}', '-p', f'device:={args.device}',
-                '-p', f'precision:={args.precision}', '-p', f'cameras:=[{",".join(cams)}]',
-                '-p', f'publish_overlay:={str(args.overlay).lower()}',
-                '-p', 'diagnostics_period:=0.25']
-    for p in args.node_param:
-        node_cmd += ['-p', p]
-    # a publisher whose parent died without stopping it gives up by itself
-    max_s = args.startup_timeout + args.warmup + args.duration + 120.0
-    # a context of its own: rclpy installs no signal handlers for it, so Ctrl-C (and
-    # SIGTERM, below) raises KeyboardInterrupt here and the finally stops every process
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    in_main = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
-    children: List[ChildProcess] = []
-    probe = None
+    """Start the node and the cameras, measure the window, stop everything, summarise."""
+    run = _Run(args, checkpoint, logs)  # rclpy.init; SIGTERM raises KeyboardInterrupt
     try:
-        model = f'random {args.variant}' if args.variant else checkpoint.name
+        run.start_node()
+        run.start_probe()
+        run.start_cameras()
+        run.wait_until_ready()
+        w0, w1 = run.measure_window()
+        run.drain(w1)
+        got = run.stop_and_collect(w0, w1)
+    finally:
+        run.close()
+    return run.result(got, w0, w1)
+
+
+class _Run:
+    """
+    One measurement: its processes, its probe and its rclpy context.
+
+    Creating it initialises a context of its own and, in the main thread, makes
+    SIGTERM raise KeyboardInterrupt; :meth:`close` (in a ``finally``) stops every
+    process still running, closes the probe, shuts the context down and restores
+    the SIGTERM handler.
+    """
+
+    def __init__(self, args: argparse.Namespace, checkpoint: Path, logs: Path) -> None:
+        import rclpy
+        self.args = args
+        self.checkpoint = checkpoint
+        self.logs = logs
+        self.tag = f'eunet_bench_{os.getpid()}'
+        self.ns = '/' + self.tag
+        self.node_name = f'segment_node_{os.getpid()}'
+        self.cams = [f'cam{i}' for i in range(args.cameras)]
+        _stay_on_this_machine(os.environ)  # before rclpy.init; the children inherit it
+        self.env = _child_env()
+        self.children: List[ChildProcess] = []
+        self.probe: Optional[_Probe] = None
+        self.node: Optional[ChildProcess] = None
+        self.pubs: Dict[str, ChildProcess] = {}
+        self.t_start = self.t_ready = 0  # wall clock (ns): cameras started, node ready
+        # a context of its own: rclpy installs no signal handlers for it, so Ctrl-C (and
+        # SIGTERM, below) raises KeyboardInterrupt here and close() stops every process
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.in_main = threading.current_thread() is threading.main_thread()
+        self.old_term = signal.signal(signal.SIGTERM, _raise_interrupt) \
+            if self.in_main else None
+
+    def start_node(self) -> None:
+        """Start segment_node in the run's namespace, one node camera per publisher."""
+        args = self.args
+        w, h = args.resolution
+        model = f'random {args.variant}' if args.variant else self.checkpoint.name
         print(f'# starting segment_node ({args.device}, {args.precision}, {model}) and '
-              f'{len(cams)} camera publisher(s) at {args.rate:g} Hz, {w}x{h} bgr8', flush=True)
-        node = ChildProcess('segment_node', node_cmd, env=env,
-                            logfile=logs / 'segment_node.log')
-        children.append(node)
-        probe = _Probe(context, f'{tag}_probe', ns, cams, args.overlay, node_name)
-        t_start = time.time_ns()
-        pubs: Dict[str, ChildProcess] = {}
-        for i, cam in enumerate(cams):
-            pubs[cam] = ChildProcess(f'camera publisher {cam}', [
+              f'{len(self.cams)} camera publisher(s) at {args.rate:g} Hz, {w}x{h} bgr8',
+              flush=True)
+        cmd = [sys.executable, '-m', 'eunet_ros.ros.segment_node', '--ros-args',
+               '-r', f'__ns:={self.ns}', '-r', f'__node:={self.node_name}',
+               '-p', f'checkpoint:={self.checkpoint}', '-p', f'device:={args.device}',
+               '-p', f'precision:={args.precision}',
+               '-p', f'cameras:=[{",".join(self.cams)}]',
+               '-p', f'publish_overlay:={str(args.overlay).lower()}',
+               '-p', 'diagnostics_period:=0.25']
+        for p in args.node_param:
+            cmd += ['-p', p]
+        self.node = ChildProcess('segment_node', cmd, env=self.env,
+                                 logfile=self.logs / 'segment_node.log')
+        self.children.append(self.node)
+
+    def start_probe(self) -> None:
+        """Subscribe here to the masks (overlays) of every camera and to /diagnostics."""
+        self.probe = _Probe(self.context, f'{self.tag}_probe', self.ns, self.cams,
+                            self.args.overlay, self.node_name)
+
+    def start_cameras(self) -> None:
+        """Start one camera publisher process per camera."""
+        args = self.args
+        w, h = args.resolution
+        # a publisher whose parent died without stopping it gives up by itself
+        max_s = args.startup_timeout + args.warmup + args.duration + 120.0
+        self.t_start = time.time_ns()
+        for i, cam in enumerate(self.cams):
+            self.pubs[cam] = ChildProcess(f'camera publisher {cam}', [
                 sys.executable, '-m', 'eunet_ros.tools.bench_camera',
-                '--topic', f'{ns}/{cam}/image', '--frame-id', cam, '--width', str(w),
+                '--topic', f'{self.ns}/{cam}/image', '--frame-id', cam, '--width', str(w),
                 '--height', str(h), '--rate', repr(float(args.rate)), '--seed', str(i),
-                '--out', str(logs / f'{cam}_sent.npy'), '--max-seconds', f'{max_s:.0f}'],
-                env=env, logfile=logs / f'{cam}_publisher.log')
-            children.append(pubs[cam])
+                '--out', str(self.logs / f'{cam}_sent.npy'), '--max-seconds', f'{max_s:.0f}'],
+                env=self.env, logfile=self.logs / f'{cam}_publisher.log')
+            self.children.append(self.pubs[cam])
 
-        def check() -> None:
-            for c in children:
-                try:
-                    c.check_alive()
-                except ChildExited as e:
-                    raise BenchError(str(e)) from None
+    def check_alive(self) -> None:
+        """Raise BenchError with the end of its log if a process has exited."""
+        for c in self.children:
+            try:
+                c.check_alive()
+            except ChildExited as e:
+                raise BenchError(str(e)) from None
 
+    def wait_until_ready(self) -> None:
+        """Wait until every camera has had a mask (or fail after --startup-timeout)."""
+        args, probe = self.args, self.probe
         deadline = time.monotonic() + args.startup_timeout
-        while not all(probe.masks[c] for c in cams):
-            check()
+        while not all(probe.masks[c] for c in self.cams):
+            self.check_alive()
             if time.monotonic() > deadline:
-                missing = [c for c in cams if not probe.masks[c]]
+                missing = [c for c in self.cams if not probe.masks[c]]
                 raise BenchError(f'no mask for camera(s) {", ".join(missing)} within '
                                  f'{args.startup_timeout:g} s (--startup-timeout); last lines '
-                                 f'of the segment_node log:\n{node.tail()}')
+                                 f'of the segment_node log:\n{self.node.tail()}')
             time.sleep(0.05)
-        t_ready = time.time_ns()
-        startup_s = (t_ready - t_start) / NS
-        print(f'# segment_node ready after {startup_s:.1f} s (a mask from every camera); '
+        self.t_ready = time.time_ns()
+        print(f'# segment_node ready after {self.startup_s:.1f} s (a mask from every camera); '
               f'warm-up {args.warmup:g} s, then measuring {args.duration:g} s', flush=True)
-        w0 = t_ready + int(args.warmup * NS)
+
+    @property
+    def startup_s(self) -> float:
+        """Seconds from starting the cameras until every camera had a mask."""
+        return (self.t_ready - self.t_start) / NS
+
+    def measure_window(self) -> Tuple[int, int]:
+        """Let the warm-up and the measured window pass; return the window (ns)."""
+        args = self.args
+        w0 = self.t_ready + int(args.warmup * NS)
         w1 = w0 + int(args.duration * NS)
         next_note = w0 + 30 * NS
         while time.time_ns() < w1:
-            check()
+            self.check_alive()
             if time.time_ns() >= next_note and args.duration >= 30:
                 done = max(0, time.time_ns() - w0) / NS
                 print(f'# {done:.0f} of {args.duration:g} s', flush=True)
                 next_note += 30 * NS
             time.sleep(0.05)
+        return w0, w1
+
+    def drain(self, w1: int) -> None:
+        """Wait for the masks of the window's last frames (at most 5 s)."""
         # the masks of the window's last frames are on their way: wait until every camera
         # has a mask of a later frame (per camera they come in order) or 5 s passed
+        probe = self.probe
         drain = time.monotonic() + 5.0
-        while time.monotonic() < drain and not all(probe.masks[c][-1][0] >= w1 for c in cams):
-            check()
+        while time.monotonic() < drain and not all(probe.masks[c][-1][0] >= w1
+                                                   for c in self.cams):
+            self.check_alive()
             time.sleep(0.01)
+
+    def stop_and_collect(self, w0: int, w1: int) -> Dict[str, Any]:
+        """
+        Stop the publishers, then the node; collect what they sent and what arrived.
+
+        :returns: ``engine`` (the node's last engine diagnostics), ``sent`` (per camera,
+            the stamps its publisher sent), ``node_exit_code``, ``masks``, ``overlays``
+            (of frames in the window; None without --overlay) and ``counters``.
+        :raises BenchError: a publisher did not stop cleanly.
+        """
+        probe, cams = self.probe, self.cams
         engine = dict(probe.engine)
         sent: Dict[str, np.ndarray] = {}
-        for cam, pub in pubs.items():
+        for cam, pub in self.pubs.items():
             rc = pub.stop()
-            path = logs / f'{cam}_sent.npy'
+            path = self.logs / f'{cam}_sent.npy'
             if rc != 0 or not path.is_file():
                 raise BenchError(f'{pub.name} did not stop cleanly (status {rc}); last lines of '
                                  f'{pub.logfile}:\n{pub.tail()}')
             sent[cam] = np.load(path)
-        node_rc = node.stop()
-        children.clear()
+        node_rc = self.node.stop()
+        self.children.clear()
         masks = {c: list(probe.masks[c]) for c in cams}
         overlays = sum(sum(1 for s in set(probe.overlays[c]) if w0 <= s < w1) for c in cams) \
-            if args.overlay else None
-        counters = list(probe.counters)
-    finally:
-        for c in reversed(children):  # the publishers first, then the node
+            if self.args.overlay else None
+        return {'engine': engine, 'sent': sent, 'node_exit_code': node_rc, 'masks': masks,
+                'overlays': overlays, 'counters': list(probe.counters)}
+
+    def close(self) -> None:
+        """Stop every process still running, close the probe, end the context, restore SIGTERM."""
+        import rclpy
+        for c in reversed(self.children):  # the publishers first, then the node
             c.stop()
-        if probe is not None:
-            probe.close()
-        rclpy.try_shutdown(context=context)
-        if in_main:
-            signal.signal(signal.SIGTERM, old_term)
-    summary = summarise(sent, masks, w0, w1, args.rate)
-    if summary['received'] == 0:
-        raise BenchError('no mask of a frame sent in the measured window arrived; last lines '
-                         f'of the segment_node log:\n{node.tail()}')
-    _node_drops(summary, counters, w0, w1)
-    return {'summary': summary, 'engine_diag': engine, 'startup_s': startup_s,
-            'node_exit_code': node_rc, 'overlays': overlays}
+        if self.probe is not None:
+            self.probe.close()
+        rclpy.try_shutdown(context=self.context)
+        if self.in_main:
+            signal.signal(signal.SIGTERM, self.old_term)
+
+    def result(self, got: Dict[str, Any], w0: int, w1: int) -> Dict[str, Any]:
+        """
+        Summarise what :meth:`stop_and_collect` returned over the window ``[w0, w1)``.
+
+        :raises BenchError: no mask of a frame sent in the window arrived.
+        """
+        summary = summarise(got['sent'], got['masks'], w0, w1, self.args.rate)
+        if summary['received'] == 0:
+            raise BenchError('no mask of a frame sent in the measured window arrived; last '
+                             f'lines of the segment_node log:\n{self.node.tail()}')
+        _node_drops(summary, got['counters'], w0, w1)
+        return {'summary': summary, 'engine_diag': got['engine'], 'startup_s': self.startup_s,
+                'node_exit_code': got['node_exit_code'], 'overlays': got['overlays']}
 
 
 def _node_drops(summary: Dict[str, Any], counters: Sequence[Tuple[int, str, int, int]],

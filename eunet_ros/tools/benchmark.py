@@ -86,26 +86,8 @@ def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str
     x = torch.randn(batch, 3, nh, nw, device=device, dtype=dtype)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    fns: Dict[str, Callable[[], object]] = {}
-    if backend == 'onnxruntime':
-        from eunet_ros.core.ort_backend import OrtNetwork
-        ph, pw = padded_size((nh, nw), net)
-        xp = torch.randn(batch, 3, ph, pw)   # the engine feeds the padded batch
-        runner = OrtNetwork(net, (ph, pw), cache_dir='')
-        fns['net'] = lambda: runner(xp)
-    elif cuda_graphs and device.type == 'cuda':
-        with torch.inference_mode():
-            graph, _, static_y = capture_cuda_graph(net, x, warmup=3)
-
-        def replay() -> torch.Tensor:
-            graph.replay()
-            return static_y
-        fns['net'] = replay
-    else:
-        def run_net() -> torch.Tensor:
-            with torch.inference_mode():
-                return net(x)
-        fns['net'] = run_net
+    fns: Dict[str, Callable[[], object]] = {
+        'net': _network_call(net, x, device=device, backend=backend, cuda_graphs=cuda_graphs)}
     if engine:
         ckpt = checkpoint or Checkpoint(
             config=config_for_variant('fast', num_classes=num_classes), state_dict={},
@@ -118,6 +100,36 @@ def prepare(name: str, model: nn.Module, *, device: torch.device, precision: str
         frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(batch)]
         fns['engine'] = lambda: eng.infer(frames, color_order='bgr')
     return row, fns
+
+
+def _network_call(net: nn.Module, x: torch.Tensor, *, device: torch.device, backend: str,
+                  cuda_graphs: bool) -> Callable[[], object]:
+    """
+    Return a call of the network alone on the batch ``x``, as the engine runs it.
+
+    ONNX Runtime gets a batch padded as the engine pads it; with ``cuda_graphs`` on
+    CUDA the network is replayed from a captured graph; otherwise it runs eagerly.
+    """
+    if backend == 'onnxruntime':
+        from eunet_ros.core.ort_backend import OrtNetwork
+        batch, _, nh, nw = x.shape
+        ph, pw = padded_size((nh, nw), net)
+        xp = torch.randn(batch, 3, ph, pw)   # the engine feeds the padded batch
+        runner = OrtNetwork(net, (ph, pw), cache_dir='')
+        return lambda: runner(xp)
+    if cuda_graphs and device.type == 'cuda':
+        with torch.inference_mode():
+            graph, _, static_y = capture_cuda_graph(net, x, warmup=3)
+
+        def replay() -> torch.Tensor:
+            graph.replay()
+            return static_y
+        return replay
+
+    def run_net() -> torch.Tensor:
+        with torch.inference_mode():
+            return net(x)
+    return run_net
 
 
 def time_round_robin(jobs: Sequence[Tuple[Dict[str, object], Dict[str, Callable[[], object]]]],
@@ -238,7 +250,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device = resolve_device(args.device)
     env = environment(device)
     print('# eunet_ros benchmark: ' + ', '.join(f'{k}={v}' for k, v in env.items()))
-    models: List[Tuple[str, Callable[[], nn.Module], Optional[Checkpoint]]] = []
+    rows = _measure_all(args, device, _models(args))
+    print()
+    print(format_table(rows))
+    if args.json:
+        doc = {'environment': env,
+               'args': {k: (list(v) if isinstance(v, tuple) else v)
+                        for k, v in vars(args).items()},
+               'rows': rows}
+        atomic_write_json(args.json, doc, durable=False)
+        print(f'\nwrote {args.json}')
+    return 0
+
+
+_Model = Tuple[str, Callable[[], nn.Module], Optional[Checkpoint]]
+
+
+def _models(args: argparse.Namespace) -> List[_Model]:
+    """Return (name, build, checkpoint or None) of every model the options ask for."""
+    models: List[_Model] = []
     for v in args.variants:
         models.append((f'eunet-{v}', lambda v=v: build_eunet(
             variant=v, num_classes=args.num_classes), None))
@@ -252,6 +282,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for path in args.checkpoints:
         ckpt = load_checkpoint(path)
         models.append((ckpt.name, ckpt.build_model, ckpt))
+    return models
+
+
+def _measure_all(args: argparse.Namespace, device: torch.device,
+                 models: Sequence[_Model]) -> List[Dict[str, object]]:
+    """Time every model per resolution and precision, backends side by side; return the rows."""
     rows: List[Dict[str, object]] = []
     torch.manual_seed(0)
     for res in args.resolutions:
@@ -279,16 +315,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       + (f', engine {row["engine_ms"]:.2f} ms' if 'engine_ms' in row else ''),
                       flush=True)
             del jobs
-    print()
-    print(format_table(rows))
-    if args.json:
-        doc = {'environment': env,
-               'args': {k: (list(v) if isinstance(v, tuple) else v)
-                        for k, v in vars(args).items()},
-               'rows': rows}
-        atomic_write_json(args.json, doc, durable=False)
-        print(f'\nwrote {args.json}')
-    return 0
+    return rows
 
 
 if __name__ == '__main__':
