@@ -271,33 +271,29 @@ def _number(values: Mapping[str, Any], name: str):
     return v
 
 
-def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
-    """
-    Validate the declared parameter values and build :class:`NodeSettings`.
-
-    :param values: parameter name -> value, for every global parameter, the camera
-        parameters of every camera in ``cameras`` and ``group.<name>`` of every group.
-    :raises ConfigError: the first invalid value, with the parameter's name.
-    """
-    cameras = check_names('cameras', values['cameras'], what='camera',
-                          reserved=sorted(RESERVED_NAMES))
-    groups = check_names('class_groups', values['class_groups'], what='class group',
-                         allow_empty=True)
+def _device(values: Mapping[str, Any]) -> str:
+    """Return ``device`` in lower case, checked against auto, cpu, cuda and cuda:N."""
     device = str(values['device']).strip().lower()
     if not DEVICE_RE.match(device):
         raise ConfigError('device', f'{values["device"]!r} is not allowed; use auto, cpu, cuda '
                                     'or cuda:N (N = GPU index).')
-    precision = _choice(values, 'precision', PRECISIONS)
+    return device
+
+
+def _input_size(values: Mapping[str, Any]) -> Optional[Tuple[int, int]]:
+    """Return ``input_size`` as (H, W), or None for [0, 0] (the checkpoint's size)."""
     size = [int(v) for v in values['input_size']]
     if size == [0, 0]:
-        input_size = None
-    elif len(size) == 2 and all(side_ok(v) for v in size):
-        input_size = (size[0], size[1])
-    else:
-        raise ConfigError('input_size', f'{list(values["input_size"])} is not allowed; use '
-                                        f"[0, 0] (the checkpoint's size) or [H, W] with "
-                                        f'{SIZE_RANGE}.')
-    threads = int(_number(values, 'cpu_threads'))
+        return None
+    if len(size) == 2 and all(side_ok(v) for v in size):
+        return (size[0], size[1])
+    raise ConfigError('input_size', f'{list(values["input_size"])} is not allowed; use '
+                                    f"[0, 0] (the checkpoint's size) or [H, W] with "
+                                    f'{SIZE_RANGE}.')
+
+
+def _camera_settings(values: Mapping[str, Any], cameras: List[str]) -> List[CameraSettings]:
+    """Return each camera's transport and topic, with the ``camera_topic`` shortcut applied."""
     cams = []
     for c in cameras:
         transport = _choice(values, f'{c}.transport', TRANSPORTS)
@@ -310,6 +306,11 @@ def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
                                               f'{cameras}; set <camera>.topic for each camera '
                                               'instead.')
         cams[0].topic = shortcut
+    return cams
+
+
+def _group_classes(values: Mapping[str, Any], groups: List[str]) -> Dict[str, List[str]]:
+    """Return each class group's class names (``group.<name>``), none of them empty."""
     group_classes = {}
     for g in groups:
         names = [str(n) for n in values[f'group.{g}'] if str(n) != '']
@@ -318,6 +319,27 @@ def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
                                             f'group.{g} to class names of the checkpoint, or '
                                             f'remove {g!r} from class_groups.')
         group_classes[g] = names
+    return group_classes
+
+
+def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
+    """
+    Validate the declared parameter values and build :class:`NodeSettings`.
+
+    :param values: parameter name -> value, for every global parameter, the camera
+        parameters of every camera in ``cameras`` and ``group.<name>`` of every group.
+    :raises ConfigError: the first invalid value, with the parameter's name.
+    """
+    cameras = check_names('cameras', values['cameras'], what='camera',
+                          reserved=sorted(RESERVED_NAMES))
+    groups = check_names('class_groups', values['class_groups'], what='class group',
+                         allow_empty=True)
+    device = _device(values)
+    precision = _choice(values, 'precision', PRECISIONS)
+    input_size = _input_size(values)
+    threads = int(_number(values, 'cpu_threads'))
+    cams = _camera_settings(values, cameras)
+    group_classes = _group_classes(values, groups)
     return NodeSettings(
         checkpoint=str(values['checkpoint']).strip(),
         device=device,

@@ -38,9 +38,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from eunet_ros.ros import dds_profile
 from eunet_ros.ros.frame_slots import LatestFrameSlots
 from eunet_ros.ros.image_conversion import ImageConversionError, make_converter
-from eunet_ros.ros.node_params import (camera_params, check_names, ConfigError, GLOBAL_PARAMS,
-                                       group_param, NodeSettings, parse_settings, RESERVED_NAMES,
-                                       resolve_groups, runtime_check)
+from eunet_ros.ros.node_params import (camera_params, CameraSettings, check_names, ConfigError,
+                                       GLOBAL_PARAMS, group_param, NodeSettings, parse_settings,
+                                       RESERVED_NAMES, resolve_groups, runtime_check)
 from eunet_ros.ros.ros_util import declare, image_msg, run_node
 from eunet_ros.ros.stats import CameraStats, LatencyWindow, LogThrottle
 import numpy as np
@@ -136,7 +136,19 @@ class SegmentNode(Node):
 
     # ------------------------------------------------------------------ set-up
     def _setup(self, engine, converter, dds_note: str) -> None:
-        log = self.get_logger()
+        """Build the node in order; on an error ``__init__`` destroys what was created."""
+        self._settings = self._declare_parameters()
+        self._engine = self._load_engine() if engine is None else engine
+        self._resolve_groups()
+        self._choose_converter(converter)
+        self._init_state()
+        self._create_cameras()
+        self._create_node_interfaces()
+        self._start_worker()
+        self._log_ready(dds_note)
+
+    def _declare_parameters(self) -> NodeSettings:
+        """Declare the global, camera and group parameters; return the validated settings."""
         values: Dict[str, Any] = {}
         declared = []
         for spec in GLOBAL_PARAMS:
@@ -152,31 +164,38 @@ class SegmentNode(Node):
             declared.append(spec.name)
         settings = parse_settings(values)
         self._warn_unused_overrides(set(declared))
-        self._settings = settings
+        return settings
 
-        if engine is None:
-            path = resolve_checkpoint(settings.checkpoint)
-            log.info(f'loading {path} on {settings.device} ({settings.precision}) ...')
-            # torch loads here, not at import: a Ctrl-C meanwhile is a clean shutdown
-            from eunet_ros.core.checkpoint import CheckpointError
-            from eunet_ros.core.engine import EngineError, SegmentationEngine
-            try:
-                engine = SegmentationEngine(path, device=settings.device,
-                                            precision=settings.precision,
-                                            input_size=settings.input_size, warmup=True,
-                                            num_threads=settings.cpu_threads,
-                                            cuda_graphs=settings.cuda_graphs,
-                                            backend=settings.backend)
-            except (CheckpointError, EngineError) as e:
-                raise StartupError(str(e)) from None
-        self._engine = engine
-        group_ids = resolve_groups(settings.groups, engine.class_names)
+    def _load_engine(self) -> 'SegmentationEngine':
+        """Load the checkpoint of the settings into a new engine."""
+        settings = self._settings
+        path = resolve_checkpoint(settings.checkpoint)
+        self.get_logger().info(f'loading {path} on {settings.device} ({settings.precision}) ...')
+        # torch loads here, not at import: a Ctrl-C meanwhile is a clean shutdown
+        from eunet_ros.core.checkpoint import CheckpointError
+        from eunet_ros.core.engine import EngineError, SegmentationEngine
+        try:
+            return SegmentationEngine(path, device=settings.device,
+                                      precision=settings.precision,
+                                      input_size=settings.input_size, warmup=True,
+                                      num_threads=settings.cpu_threads,
+                                      cuda_graphs=settings.cuda_graphs,
+                                      backend=settings.backend)
+        except (CheckpointError, EngineError) as e:
+            raise StartupError(str(e)) from None
+
+    def _resolve_groups(self) -> None:
+        """Map the class groups to the engine's class ids and build their mask lookup tables."""
+        group_ids = resolve_groups(self._settings.groups, self._engine.class_names)
         self._group_ids = group_ids
         self._luts = {}
         for g, ids in group_ids.items():
             lut = np.zeros(256, np.uint8)
             lut[ids] = 255
             self._luts[g] = lut
+
+    def _choose_converter(self, converter) -> None:
+        """Use the given image converter, else pick one with :func:`make_converter`."""
         if converter is None:
             converter, why = make_converter()
         else:
@@ -184,65 +203,84 @@ class SegmentNode(Node):
         self._converter = converter
         self._converter_note = why
 
-        # runtime-changeable settings
+    def _init_state(self) -> None:
+        """Set the run-time changeable settings and the empty statistics."""
+        settings = self._settings
         self._enabled = True
         self._publish_overlay = settings.publish_overlay
         self._overlay_alpha = settings.overlay_alpha
         self._max_batch = settings.max_batch
+        self._throttle = LogThrottle(5.0)
+        self._infer_latency = LatencyWindow()
+        self._batch_lock = threading.Lock()
+        self._batches = 0
+        self._batched_frames = 0
 
+    def _create_cameras(self) -> None:
+        """Create each camera's subscription and publishers, then the frame slots."""
+        settings = self._settings
         in_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.input_depth,
                             reliability=_RELIABILITY[settings.input_reliability],
                             durability=DurabilityPolicy.VOLATILE)
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                              reliability=_RELIABILITY[settings.output_reliability],
                              durability=DurabilityPolicy.VOLATILE)
+        self._cams: Dict[str, _Camera] = {}
+        for cs in settings.cameras:
+            self._cams[cs.name] = self._create_camera(cs, in_qos, out_qos)
+        self._slots = LatestFrameSlots(self._cams)
+
+    def _create_camera(self, cs: CameraSettings, in_qos: QoSProfile,
+                       out_qos: QoSProfile) -> _Camera:
+        """Create one camera's subscription, mask, overlay and group-mask publishers."""
+        cam = _Camera(cs.name)
+        compressed = cs.transport == 'compressed'
+        cam.convert = self._converter.compressed if compressed else self._converter.image
+        msg_type = CompressedImage if compressed else Image
+        try:
+            cam.sub = self.create_subscription(
+                msg_type, cs.input_topic, lambda m, c=cs.name: self._on_frame(c, m),
+                in_qos)
+        except (NameValidationException, ValueError) as e:
+            raise ConfigError(f'{cs.name}.topic', f'{cs.input_topic!r} is not a valid '
+                              f'topic name ({str(e).splitlines()[0]}).') from None
+        cam.topic = cam.sub.topic_name
+        cam.mask_pub = self.create_publisher(Image, f'{cs.name}/mask', out_qos)
+        cam.overlay_pub = self.create_publisher(Image, f'{cs.name}/overlay', out_qos)
+        for g in self._group_ids:
+            cam.group_pubs[g] = self.create_publisher(Image, f'{cs.name}/{g}/mask', out_qos)
+        return cam
+
+    def _create_node_interfaces(self) -> None:
+        """Create the class table, diagnostics, enable service and parameter callback."""
         latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                              reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-        self._throttle = LogThrottle(5.0)
-        self._infer_latency = LatencyWindow()
-        self._batch_lock = threading.Lock()
-        self._batches = 0
-        self._batched_frames = 0
-        self._cams: Dict[str, _Camera] = {}
-        for cs in settings.cameras:
-            cam = _Camera(cs.name)
-            compressed = cs.transport == 'compressed'
-            cam.convert = converter.compressed if compressed else converter.image
-            msg_type = CompressedImage if compressed else Image
-            try:
-                cam.sub = self.create_subscription(
-                    msg_type, cs.input_topic, lambda m, c=cs.name: self._on_frame(c, m),
-                    in_qos)
-            except (NameValidationException, ValueError) as e:
-                raise ConfigError(f'{cs.name}.topic', f'{cs.input_topic!r} is not a valid '
-                                  f'topic name ({str(e).splitlines()[0]}).') from None
-            cam.topic = cam.sub.topic_name
-            cam.mask_pub = self.create_publisher(Image, f'{cs.name}/mask', out_qos)
-            cam.overlay_pub = self.create_publisher(Image, f'{cs.name}/overlay', out_qos)
-            for g in group_ids:
-                cam.group_pubs[g] = self.create_publisher(Image, f'{cs.name}/{g}/mask', out_qos)
-            self._cams[cs.name] = cam
-        self._slots = LatestFrameSlots(self._cams)
-
         self._class_table_pub = self.create_publisher(String, '~/class_table', latched)
         self._class_table_pub.publish(String(data=self.class_table_json()))
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._diag_timer = self.create_timer(settings.diagnostics_period,
+        self._diag_timer = self.create_timer(self._settings.diagnostics_period,
                                              self._publish_diagnostics)
         self._enable_srv = self.create_service(SetBool, '~/enable', self._on_enable)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
+    def _start_worker(self) -> None:
+        """Start the inference thread; parameter changes are checked from now on."""
         self._worker = threading.Thread(target=self._work, name='eunet_inference', daemon=True)
         self._ready = True
         self._worker.start()
+
+    def _log_ready(self, dds_note: str) -> None:
+        """Log the model, backend, conversion, DDS profile, camera topics and the ready line."""
+        log = self.get_logger()
+        engine = self._engine
+        settings = self._settings
         log.info(f'model: {engine.description}')
         if getattr(engine, 'backend_note', ''):
             log.info(f'backend: {engine.backend_note}')
         if getattr(engine, 'graphs_error', None):
             log.warn(f'CUDA graphs are off, the network runs eagerly: {engine.graphs_error}')
-        log.info(f'image conversion: {why}')
+        log.info(f'image conversion: {self._converter_note}')
         if dds_note:
             log.info(dds_note)
         for cam in self._cams.values():
