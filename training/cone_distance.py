@@ -158,7 +158,7 @@ def read_instances(path: Path, scene: Scene, shape: Sequence[int]) -> np.ndarray
     if arr.shape != (h, w):
         raise DatasetError(f'instance map {p} is {arr.shape[1]}x{arr.shape[0]} but its mask is '
                            f'{w}x{h}; {REDO}')
-    if (scene.width, scene.height) != (None, None) and (scene.width, scene.height) != (w, h):
+    if None not in (scene.width, scene.height) and (scene.width, scene.height) != (w, h):
         raise DatasetError(f'scene file {scene.path} says {scene.width}x{scene.height} but the '
                            f'frame is {w}x{h}; {REDO}')
     top = int(arr.max()) if arr.size else 0
@@ -302,7 +302,7 @@ class ConeDetection:
         labels = self.bins.labels
 
         def cell(c: int, f: int) -> Dict[str, Any]:
-            return {'cones': int(c), 'found': int(f), 'share': float(f) / c if c else None}
+            return {'cones': int(c), 'found': int(f), 'share': int(f) / int(c) if c else None}
 
         out: Dict[str, Any] = {}
         for name, sel in [(self.class_names[r], [r]) for r in rows] + [(ALL_CONES, rows)]:
