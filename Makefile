@@ -37,7 +37,8 @@ demo: build
 # ---- The shipped checkpoint: EUnet (default variant) on synthetic FS scenes ----------------
 # `make train-synthetic` renders (or reuses) the synthetic train/val/test sets, trains,
 # evaluates on the test set (seeds never used in training), and writes
-# models/eunet_fs_synthetic.pt + models/eunet_fs_synthetic.md (provenance, IoU table).
+# models/eunet_fs_synthetic.pt + models/eunet_fs_synthetic.md (provenance, IoU table and,
+# when the test set has scene/ + instances/, cones found by distance).
 # Profile `cpu` (reduced resolution and budget: about 25 min on 2 cores) or `gpu` (the
 # full recipe); default: gpu when torch sees CUDA. Every SYN_* variable can be overridden,
 # e.g. `make train-synthetic SYN_PROFILE=gpu SYN_EPOCHS=300`. Interrupted? Run it again:

@@ -1,7 +1,7 @@
 # Copyright 2026 eunet_ros developers
 # Licensed under the Apache License, Version 2.0
 
-"""
+r"""
 Evaluate a checkpoint: ``python -m training.evaluate --checkpoint X --dataset ...``.
 
 Inference runs through :class:`eunet_ros.core.engine.SegmentationEngine`, the code the
@@ -20,6 +20,26 @@ instead.
 Writes to ``--output-dir``: ``metrics.json``, ``confusion.png`` (rows: truth,
 normalised per row), ``overlays/*.png`` (image | ground truth | prediction) and,
 with ``--markdown``, the table as Markdown.
+
+Cones found by distance: a folder dataset with ``scene/<stem>.json`` and
+``instances/<stem>.png`` beside its masks (``training.synthetic`` writes them) gets a
+second table, per cone class and distance bin (``--distance-bins``, default
+0 10 20 35 m): cones, cones found (at least half of a cone's pixels get its class)
+and the share found; cones too small to label (``ignored``) are reported as
+skipped. It goes into ``metrics.json`` (``by_distance``), the printed output and the
+Markdown file; see :mod:`training.cone_distance`. Every scene file is read before
+inference starts; a missing or broken scene or instance file stops the evaluation
+with a DatasetError that names it (a frame whose image cannot be decoded is still
+skipped with a warning, as before).
+
+Before/after: repeat ``--checkpoint`` (and optionally ``--label``) to evaluate
+several checkpoints on the same data in one command; each gets a subfolder of
+``--output-dir`` named by its label, and the tables are printed side by side and
+written to ``comparison.json`` / ``comparison.md`` (and ``--markdown``); see
+:mod:`training.compare`::
+
+    python -m training.evaluate --checkpoint runs/a/best.pt --checkpoint runs/b/best.pt \
+        --label before --label after --dataset folder:data/synthetic/test
 """
 
 from __future__ import annotations
@@ -28,6 +48,7 @@ import argparse
 import logging
 import os
 from pathlib import Path
+import re
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
@@ -39,9 +60,15 @@ from eunet_ros.core.engine import EngineError, SegmentationEngine
 from eunet_ros.fileio import atomic_write_bytes, atomic_write_json
 import numpy as np
 import torch
+from training.compare import compare_markdown, compare_text, default_labels
+from training.cone_distance import ALL, ALL_CONES, ConeDetection, DEFAULT_BINS, DistanceBins
+from training.cone_distance import folder_scenes
+from training.cone_distance import format_distance_table, markdown_distance_table
+from training.cone_distance import read_instances, Scene
 from training.datasets import build_source, DatasetError, IGNORE, UNLABELLED
 from training.datasets.base import SegmentationSource
 from training.datasets.files import atomic_write_png
+from training.datasets.folder import FolderSource
 from training.metrics import ConfusionMatrix, format_table
 from training.utils import ConfigError
 import yaml
@@ -150,12 +177,17 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(description='Evaluate an eunet_ros checkpoint the way the '
                                 'node runs it.', add_help=add_help)
-    p.add_argument('--checkpoint', required=True, help='the .pt checkpoint')
+    p.add_argument('--checkpoint', required=True, action='append',
+                   help='the .pt checkpoint; repeat it to compare several on the same data')
+    p.add_argument('--label', action='append',
+                   help='with several --checkpoint: a name for each, in order (default: the '
+                   'shortest tail of each path that tells them apart)')
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument('--dataset', action='append', help='folder:PATH, fsoco:PATH, coco:ROOT '
                      'or a YAML spec (repeatable)')
     src.add_argument('--config', help='a training config: evaluate on its data.val')
-    p.add_argument('--output-dir', help='where results go (default runs/eval/<checkpoint>)')
+    p.add_argument('--output-dir', help='where results go (default runs/eval/<checkpoint>, '
+                   'with several runs/eval/compare_<labels>)')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
     p.add_argument('--precision', default='auto', help='auto, fp32, fp16, bf16')
     p.add_argument('--batch-size', type=at_least(1), default=8, help='frames per engine call')
@@ -163,8 +195,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help='prediction overlays to write')
     p.add_argument('--limit', type=at_least(1),
                    help='evaluate only the first N images of each source')
-    p.add_argument('--markdown', help='also write the table as Markdown to this file')
+    p.add_argument('--markdown', help='also write the table(s) as Markdown to this file')
     p.add_argument('--title', default='', help='title line of the table')
+    p.add_argument('--distance-bins', type=float, nargs='+', default=list(DEFAULT_BINS),
+                   metavar='M', help='bin edges in metres of the cones-found-by-distance table '
+                   '(datasets with scene/ and instances/); default 0 10 20 35, a column '
+                   'above the last edge is added when such cones exist')
     return p
 
 
@@ -192,17 +228,92 @@ def _sources(args: argparse.Namespace, class_names: Sequence[str]) -> List[Segme
     return out
 
 
-def main(args: argparse.Namespace) -> Dict[str, Any]:
-    """Evaluate; print the table; write the files; return the metrics dict."""
-    ckpt = load_checkpoint(args.checkpoint)
-    names = list(ckpt.class_names)
+def _scenes(source: SegmentationSource,
+            class_names: Sequence[str]) -> Optional[Dict[str, Scene]]:
+    """Return the scenes of a folder source that has scene/ + instances/, else None."""
+    if not isinstance(source, FolderSource):
+        return None
+    return folder_scenes(source.root, [source.name(i) for i in range(len(source))],
+                         class_names)
+
+
+def _safe_name(label: str) -> str:
+    return re.sub(r'[^\w.-]+', '_', label).strip('_.') or 'checkpoint'
+
+
+def main(args: argparse.Namespace,
+         engines: Optional[Sequence[Optional[SegmentationEngine]]] = None) -> Dict[str, Any]:
+    """
+    Evaluate; print the table(s); write the files; return the metrics dict.
+
+    :param engines: optional engines already built, one per ``--checkpoint`` (None: load
+        that file); an engine's own checkpoint supplies the classes and palette.
+    :returns: the metrics of the checkpoint; with several checkpoints ``{"labels",
+        "checkpoints", "results"}`` (one metrics dict each).
+    """
+    paths = [args.checkpoint] if isinstance(args.checkpoint, (str, os.PathLike)) \
+        else list(args.checkpoint)
+    engines = list(engines) if engines is not None else [None] * len(paths)
+    if len(engines) != len(paths):
+        raise ConfigError(f'{len(engines)} engines for {len(paths)} checkpoints')
+    labels = list(getattr(args, 'label', None) or [])
+    if labels and len(labels) != len(paths):
+        raise ConfigError(f'{len(labels)} --label for {len(paths)} --checkpoint; give one '
+                          'label per checkpoint, in the same order.')
+    try:
+        edges = DistanceBins(getattr(args, 'distance_bins', None) or DEFAULT_BINS).edges
+    except ValueError as e:
+        raise ConfigError(f'--distance-bins: {e}') from None
+    ckpts = [e.checkpoint if e is not None else load_checkpoint(p)
+             for p, e in zip(paths, engines)]
+    names = list(ckpts[0].class_names)
+    for p, ck in zip(paths[1:], ckpts[1:]):
+        if list(ck.class_names) != names:
+            raise ConfigError(f'{p} has classes {list(ck.class_names)}, {paths[0]} {names}; '
+                              'compare checkpoints with the same classes.')
     sources = _sources(args, names)
-    out = Path(args.output_dir or Path('runs') / 'eval' / Path(args.checkpoint).stem)
+    scenes = [_scenes(s, names) for s in sources]
+    if len(paths) == 1:
+        out = Path(args.output_dir or Path('runs') / 'eval' / Path(paths[0]).stem)
+        return _evaluate(args, paths[0], ckpts[0], engines[0], sources, scenes, edges, out,
+                         args.title or '', args.markdown, label=labels[0] if labels else '')
+    labels = labels or default_labels([str(p) for p in paths])
+    folders = [_safe_name(lab) for lab in labels]
+    if len(set(folders)) != len(folders):
+        raise ConfigError(f'labels {labels} give the same folder name twice; use --label '
+                          'with distinct names.')
+    base = Path(args.output_dir or Path('runs') / 'eval' / ('compare_' + '_vs_'.join(folders)))
+    results = []
+    for p, ck, engine, lab, folder in zip(paths, ckpts, engines, labels, folders):
+        print(f'== {lab}: {p}')
+        results.append(_evaluate(args, p, ck, engine, sources, scenes, edges, base / folder,
+                                 '', None, label=lab))
+    title = args.title or f'{" vs ".join(labels)} on {results[0]["images"]} images'
+    print()
+    print(compare_text(results, labels, title))
+    md = compare_markdown(results, labels, title).encode()
+    atomic_write_bytes(base / 'comparison.md', md)
+    if args.markdown:
+        atomic_write_bytes(args.markdown, md)
+    comparison = {'labels': labels, 'checkpoints': [str(p) for p in paths], 'results': results}
+    atomic_write_json(base / 'comparison.json', comparison)
+    print(f'wrote {base}/comparison.json, comparison.md and {", ".join(folders)}/')
+    return comparison
+
+
+def _evaluate(args: argparse.Namespace, path: Any, ckpt: Any,
+              engine: Optional[SegmentationEngine], sources: Sequence[SegmentationSource],
+              scenes: Sequence[Optional[Dict[str, Scene]]], edges: Sequence[float], out: Path,
+              title: str, markdown: Optional[str], label: str = '') -> Dict[str, Any]:
+    """Evaluate one checkpoint on ``sources``; print its tables; write its files."""
     out.mkdir(parents=True, exist_ok=True)
-    engine = SegmentationEngine(ckpt, device=args.device, precision=args.precision,
-                                warmup=False)
+    if engine is None:
+        engine = SegmentationEngine(ckpt, device=args.device, precision=args.precision,
+                                    warmup=False)
+    names = list(ckpt.class_names)
     c = len(names)
     cm = ConfusionMatrix(c, engine.device)
+    det = ConeDetection(names, edges) if any(sc is not None for sc in scenes) else None
     total = sum(len(s) for s in sources)
     n_over = args.overlays
     pick = set(np.linspace(0, total - 1, n_over).round().astype(int).tolist()) if n_over else set()
@@ -211,55 +322,73 @@ def main(args: argparse.Namespace) -> Dict[str, Any]:
     t0 = time.time()
     from tqdm import tqdm
     bar = tqdm(total=total, desc='evaluate', unit='img', dynamic_ncols=True)
-    for s in sources:
-        lab = torch.zeros(c, dtype=torch.bool)
-        lab[s.labelled_ids()] = True
-        batch: List[Any] = []
+    try:  # close the bar before an error is printed
+        for s, scene_of in zip(sources, scenes):
+            lab = torch.zeros(c, dtype=torch.bool)
+            lab[s.labelled_ids()] = True
+            batch: List[Any] = []
 
-        def flush() -> None:
-            if not batch:
-                return
-            results = engine.infer([b[1] for b in batch], color_order='rgb')
-            for (k, image, mask, name), r in zip(batch, results):
-                pred = torch.from_numpy(r.mask)
-                cm.update(pred.unsqueeze(0), torch.from_numpy(mask).unsqueeze(0),
-                          lab.unsqueeze(0))
-                if k in pick:
-                    ov = engine.overlay(image, r.mask, color_order='rgb')
-                    panel = np.concatenate([cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                                            _colour_truth(mask, palette_bgr), ov], axis=1)
-                    atomic_write_png(out / 'overlays' / f'{k:05d}_{name}.png', panel)
-            batch.clear()
+            def flush() -> None:
+                if not batch:
+                    return
+                results = engine.infer([b[1] for b in batch], color_order='rgb')
+                for (k, image, mask, name), r in zip(batch, results):
+                    pred = torch.from_numpy(r.mask)
+                    cm.update(pred.unsqueeze(0), torch.from_numpy(mask).unsqueeze(0),
+                              lab.unsqueeze(0))
+                    if scene_of is not None:
+                        scene = scene_of[name]
+                        inst = read_instances(s.root / 'instances' / f'{name}.png', scene,
+                                              mask.shape)
+                        det.update(r.mask, mask, inst, scene)
+                    if k in pick:
+                        ov = engine.overlay(image, r.mask, color_order='rgb')
+                        panel = np.concatenate([cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                                                _colour_truth(mask, palette_bgr), ov], axis=1)
+                        atomic_write_png(out / 'overlays' / f'{k:05d}_{name}.png', panel)
+                batch.clear()
 
-        for i in range(len(s)):
-            try:
-                image, mask = s.load(i)
-            except DatasetError as e:
-                log.warning('skipped: %s', e)
-                skipped.append(str(e))
+            for i in range(len(s)):
+                try:
+                    image, mask = s.load(i)
+                except DatasetError as e:
+                    log.warning('skipped: %s', e)
+                    skipped.append(str(e))
+                    gidx += 1
+                    bar.update(1)
+                    continue
+                batch.append((gidx, image, mask, s.name(i)))
                 gidx += 1
+                done += 1
                 bar.update(1)
-                continue
-            batch.append((gidx, image, mask, s.name(i)))
-            gidx += 1
-            done += 1
-            bar.update(1)
-            if len(batch) >= args.batch_size:
-                flush()
-        flush()
-    bar.close()
+                if len(batch) >= args.batch_size:
+                    flush()
+            flush()
+    finally:
+        bar.close()
     scored = sorted({i for s in sources for i in s.labelled_ids()})
     summary = cm.summary(names, scored)
-    title = args.title or f'{Path(args.checkpoint).name} on {done} images'
-    table = format_table(summary, title)
-    print(table)
-    result = {'checkpoint': str(args.checkpoint), 'images': done, 'skipped': skipped,
+    title = title or f'{label or Path(path).name} on {done} images'
+    print(format_table(summary, title))
+    result = {'checkpoint': str(path), 'images': done, 'skipped': skipped,
               'device': engine.description, 'seconds': round(time.time() - t0, 2),
               'datasets': args.dataset or [f'{args.config}: data.val'], **summary}
+    if det is not None:
+        by = result['by_distance'] = det.summary()
+        print()
+        print(format_distance_table(by))
+        truth = by['ground_truth'][ALL_CONES][ALL]['share']
+        if truth is not None and truth < 1.0:
+            log.warning('the ground-truth masks themselves give only %.1f%% of the cones their '
+                        'class on half their pixels: masks and instances/ disagree (a '
+                        'renderer bug?)', 100 * truth)
     atomic_write_json(out / 'metrics.json', result)
     atomic_write_png(out / 'confusion.png', confusion_image(summary))
-    if args.markdown:
-        atomic_write_bytes(args.markdown, markdown_table(summary, args.title).encode())
+    if markdown:
+        text = markdown_table(summary, args.title)
+        if det is not None:
+            text += '\n' + markdown_distance_table(result['by_distance'])
+        atomic_write_bytes(markdown, text.encode())
     print(f'wrote {out}/metrics.json, confusion.png, overlays/ ({len(pick)} images)')
     return result
 

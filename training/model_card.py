@@ -9,6 +9,11 @@ Write the provenance note of a shipped checkpoint (``models/<name>.md``).
 
 It states what the model is, what it was trained on, how (the exact command and
 the resolved config), when it was best, and its per-class IoU on held-out data.
+When the evaluation counted cones by distance (test data with ``scene/`` and
+``instances/``, see :mod:`training.cone_distance`) the card shows that table too,
+and states the label rule its scenes record: cones under ``min_cone_px`` px tall at
+the frame size are ignore (255) in the masks, in training (when the training folders
+say the same) and in evaluation.
 """
 
 from __future__ import annotations
@@ -17,13 +22,46 @@ import argparse
 import json
 from pathlib import Path
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from eunet_ros.core.checkpoint import load_checkpoint
+from training.cone_distance import markdown_distance_table, min_cone_px_of
 from training.datasets.files import atomic_write_bytes
 from training.evaluate import markdown_table
 
-__all__ = ['render', 'main']
+__all__ = ['render', 'label_rule', 'main']
+
+
+def _train_min_cone_px(train_specs: Any) -> List[Optional[int]]:
+    """Return ``min_cone_px`` of every training folder dataset (None where unknown)."""
+    specs = train_specs if isinstance(train_specs, list) else []
+    return [min_cone_px_of(Path(s['root'])) if isinstance(s, dict) and s.get('type') == 'folder'
+            and s.get('root') else None for s in specs]
+
+
+def label_rule(metrics: Dict[str, Any], train_specs: Any = None) -> str:
+    """
+    State the small-cone label rule the data records ('' when it records none).
+
+    :param metrics: training.evaluate's metrics.json (``by_distance.min_cone_px``).
+    :param train_specs: the training data specs of the checkpoint's provenance.
+    """
+    px = (metrics.get('by_distance') or {}).get('min_cone_px')
+    if not isinstance(px, int):
+        return ''
+    train = _train_min_cone_px(train_specs)
+    rule = (f'cones under {px} px tall at the frame size are marked ignore (255) in '
+            'training and evaluation')
+    if train and all(t == px for t in train):
+        return f'Label rule: {rule}.'
+    known = sorted({t for t in train if t is not None})
+    if known:
+        return (f'Label rule: cones under {px} px tall at the frame size are marked ignore '
+                f'(255) in evaluation; the training scenes use {", ".join(map(str, known))} '
+                'px.')
+    return (f'Label rule: cones under {px} px tall at the frame size are marked ignore (255) '
+            'in evaluation (the training data is not on this disk to check it says the '
+            'same).')
 
 
 def render(checkpoint: Path, metrics: Dict[str, Any], summary: Optional[Dict[str, Any]],
@@ -58,6 +96,13 @@ def render(checkpoint: Path, metrics: Dict[str, Any], summary: Optional[Dict[str
                  f'`{", ".join(str(d) for d in metrics.get("datasets", []))}`; '
                  f'{metrics.get("device", "")}):')
     lines += ['', markdown_table(metrics).rstrip(), '']
+    by = metrics.get('by_distance')
+    if by:
+        lines += [f'Cones found by distance ({by.get("frames")} frames with scene files):', '',
+                  markdown_distance_table(by).rstrip(), '']
+    rule = label_rule(metrics, prov.get('data', {}).get('train'))
+    if rule:
+        lines += [rule, '']
     return '\n'.join(lines)
 
 
