@@ -198,6 +198,8 @@ def render_sample(seed: int, index: int, width: int = 640, height: int = 384, *,
     p = tr.interp(s, tr.center) + tr.interp(s, tr.normal) * lateral
     t = tr.interp(s, tr.tangent)
     heading = math.atan2(t[1], t[0]) + math.radians(float(np.clip(rng.normal(0, 6), -18, 18)))
+    if tr.layout == 'skidpad':   # on the circles the car's nose points into the turn
+        heading += math.copysign(math.radians(rng.uniform(2.0, 10.0)), tr.curvature[i])
     if rng.random() < 0.5:   # more unknown cones where the camera looks
         for _ in range(int(rng.integers(1, 4))):
             scene._add_unknown(scene.cones, rng, s + rng.uniform(5.0, 30.0))
