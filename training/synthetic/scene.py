@@ -2,11 +2,13 @@
 # Licensed under the Apache License, Version 2.0
 
 """
-The world of a synthetic scene: a closed track, its cones, objects and look.
+The world of a synthetic scene: a track of an FS layout, its cones, objects and look.
 
-:class:`_Scene` builds all of it from one random generator: the track
-(:func:`_make_centerline`, :class:`_Track`), the cones along its edges (FS
-colours and a few unknown ones), the ground materials, boxes beside the track,
+:class:`_Scene` builds all of it from one random generator: the track of a
+layout (:func:`_make_track`: the closed trackdrive loop of
+:func:`_make_centerline`, an open autocross, the acceleration straight or the
+skidpad; :class:`_Track`), the cones of the layout (FS colours, a few knocked
+over and a few unknown ones), the ground materials, boxes beside the track,
 the tree line at the horizon, the light, the colours and the camera style. It
 holds world geometry only: :mod:`training.synthetic.camera` looks at it and
 :mod:`training.synthetic.render` draws it. The class ids of the mask and the
