@@ -67,7 +67,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                'instances/<stem>.png\n(uint16, k = k-th cone of the JSON), scene/<stem>.json '
                '(camera and cones); --frames\nwrites <stem>_instances.png and <stem>.json '
                'beside images/ and masks/.')
-    p.add_argument('--out', type=Path, help='dataset folder: images/, masks/, meta.json')
+    p.add_argument('--out', type=Path,
+                   help='dataset folder: images/, masks/, instances/, scene/, meta.json')
     p.add_argument('--count', type=_positive_int, default=1000, help='samples to write')
     p.add_argument('--seed', type=_seed, default=0,
                    help='dataset / drive seed; use seeds never used for training for test sets')
@@ -88,7 +89,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                         '(1-4, default %(default)s)')
     p.add_argument('--video', type=Path, help='render a drive into this .mp4 (mp4v)')
     p.add_argument('--frames', type=Path,
-                   help='render a drive into this folder (images/, masks/, meta.json)')
+                   help='render a drive into this folder (images/, masks/, '
+                        '<stem>_instances.png, <stem>.json, meta.json)')
     p.add_argument('--drive-seconds', type=_positive_float, default=20.0,
                    help='duration of the drive')
     p.add_argument('--fps', type=_positive_float, default=30.0, help='frames per second')
