@@ -333,9 +333,15 @@ def test_build_source_synthetic_renders_on_the_fly():
     assert len(src) == 2 and list(src.classes)[1] == 'track' and src.labelled_ids() == list(
         range(7))
     image, mask = src.load(1)
-    assert image.shape == (48, 64, 3) and mask.shape == (48, 64) and mask.max() < 7
+    # class ids, and 255 (ignore) over cones projected under min_cone_px (default 8 px)
+    assert image.shape == (48, 64, 3) and mask.shape == (48, 64)
+    assert np.all((mask < 7) | (mask == 255))
     again = build_source({'type': 'synthetic', 'count': 2, 'seed': 7, 'width': 64, 'height': 48})
     assert np.array_equal(again.load(1)[1], mask)  # deterministic by seed
+    every = build_source({'type': 'synthetic', 'count': 2, 'seed': 7, 'width': 64, 'height': 48,
+                          'min_cone_px': 0})   # 0: every cone keeps its class
+    full = every.load(1)[1]
+    assert full.max() < 7 and np.array_equal(full[mask != 255], mask[mask != 255])
 
 
 def test_build_source_rejects_unknown_types_and_keys(tmp_path):

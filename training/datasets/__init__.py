@@ -9,7 +9,7 @@ Segmentation data sources (COCO, FSOCO, folders, synthetic) behind one interface
     {type: coco, root: data/coco, split: train2017, mode: binary}
     {type: fsoco, root: data/fsoco, split: train}
     {type: folder, root: data/my_team, split: all}
-    {type: synthetic, count: 1000, seed: 0, width: 640, height: 384}
+    {type: synthetic, count: 1000, seed: 0, width: 640, height: 384, min_cone_px: 8}
 
 Relative paths are relative to the current directory; ``~`` and ``$VARS`` expand.
 """
@@ -30,7 +30,7 @@ SOURCE_KEYS: Dict[str, tuple] = {
     'coco': ('root', 'split', 'annotations', 'images', 'mode', 'cache', 'limit', 'skip_empty'),
     'fsoco': ('root', 'split', 'val_fraction', 'border', 'limit'),
     'folder': ('root', 'split', 'val_fraction', 'classes', 'labelled', 'limit'),
-    'synthetic': ('count', 'seed', 'width', 'height'),
+    'synthetic': ('count', 'seed', 'width', 'height', 'min_cone_px'),
 }
 
 
@@ -96,5 +96,6 @@ def build_source(spec: Mapping[str, Any]) -> SegmentationSource:
     missing = [k for k in ('count',) if k not in args]
     if missing:
         raise DatasetError(f'synthetic dataset spec needs {missing}')
+    opts = {} if 'min_cone_px' not in args else {'min_cone_px': float(args['min_cone_px'])}
     return SyntheticSource(int(args['count']), int(args.get('seed', 0)),
-                           int(args.get('width', 640)), int(args.get('height', 384)))
+                           int(args.get('width', 640)), int(args.get('height', 384)), **opts)

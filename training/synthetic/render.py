@@ -2,23 +2,31 @@
 # Licensed under the Apache License, Version 2.0
 
 """
-The renderer: one view of a scene through a camera -> (RGB image, class-id mask).
+The renderer: one view of a scene -> (RGB image, class-id mask, instance map, cones).
 
-:func:`_render` colours the ground, sky and tree line from polygons and texture
-lookups (one palette remap), draws shadows, cones, boxes and the car's nose far to
-near into the image and the mask alike (exact labels), and applies the camera
-effects drawn by :func:`_sample_effects` (exposure, white balance, tone,
-vignetting, blur, motion blur, noise, JPEG).
+:func:`_render` runs the stages of a frame:
+
+1. geometry (:func:`_render_geometry`) on the view's supersampled pinhole canvas:
+   the ground, sky and tree line from polygons and texture lookups (one palette
+   remap), then shadows, cones, boxes and the car's nose far to near into the
+   image, the mask and the instance map alike (exact labels);
+2. resampling to the image (:meth:`training.synthetic.camera._View.resample`):
+   anti-aliasing and lens distortion together, labels from the nearest sample;
+3. the camera effects drawn by :func:`_sample_effects` (exposure, white balance,
+   tone, vignetting, blur, motion blur, noise, JPEG), on the distorted image;
+4. the ground truth of the cones in view (:func:`_cone_truth`): instances
+   numbered near to far, cones under ``min_cone_px`` set to ignore (255) in the mask.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
-from training.synthetic.camera import _Camera, _fixed, _ground_polys, _NEAR
+from training.datasets.base import FS_CLASSES, IGNORE
+from training.synthetic.camera import _Camera, _fixed, _ground_polys, _NEAR, _View
 from training.synthetic.scene import (_APRON, _GRASS, _RING, _Scene, _SKY, _TRACK_MAT,
                                       _TREES, BACKGROUND, TRACK)
 from training.synthetic.textures import (_CLOUD_TEXEL, _GROUND_TEXEL, _sensor_noise, _TEX,
@@ -65,9 +73,38 @@ def _palette(scene: _Scene) -> np.ndarray:
     return scene.palette
 
 
-def _render(scene: _Scene, cam: _Camera, rng: np.random.Generator,
-            effects: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
-    """Render one view; returns (RGB uint8 image, uint8 class-id mask)."""
+class _Frame(NamedTuple):
+    """One rendered view and its ground truth."""
+
+    image: np.ndarray       # H x W x 3 RGB uint8
+    mask: np.ndarray        # H x W uint8 class ids; 255 = ignore (cones under min_cone_px)
+    instances: np.ndarray   # H x W uint16; 0 = no cone, k = cones[k - 1]
+    cones: List[Dict[str, Any]]   # the cones in view, near to far (scene JSON entries)
+
+
+def _render(scene: _Scene, view: _View, rng: np.random.Generator, effects: Dict[str, Any],
+            supersample: int = 2, min_cone_px: float = 8.0) -> _Frame:
+    """
+    Render one view: geometry -> anti-aliasing and lens distortion -> camera effects.
+
+    :param scene: the world.
+    :param view: the camera (pose, intrinsics, lens, image size).
+    :param rng: draws of the camera effects (noise).
+    :param effects: camera effects from :func:`_sample_effects`.
+    :param supersample: geometry is rasterised at this factor, then resampled.
+    :param min_cone_px: cones projected smaller (height in pixels) are ignored (255)
+        in the mask; 0 keeps every cone.
+    """
+    cam = view.canvas(supersample)
+    col, mask, inst = _render_geometry(scene, cam)
+    col, mask, inst = view.resample(supersample, col, mask, inst)
+    img = _camera_effects(col, rng, effects)
+    inst, cones = _cone_truth(scene, view, mask, inst, min_cone_px)
+    return _Frame(img, mask, inst, cones)
+
+
+def _render_geometry(scene: _Scene, cam: _Camera) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rasterise a scene through a pinhole camera: (float RGB, class ids, cone ids + 1)."""
     W, H = cam.width, cam.height
     f32 = np.float32
     tr = scene.track
@@ -93,6 +130,8 @@ def _render(scene: _Scene, cam: _Camera, rng: np.random.Generator,
             cv2.fillPoly(mat, [p], _APRON, shift=4)
     near = np.linalg.norm(tr.center - cam.pos[:2], axis=1) < scene.ring_radius
     sel = np.nonzero(near & np.roll(near, -1))[0]
+    if not tr.closed:   # an open track does not join its end to its start
+        sel = sel[sel < tr.n - 1]
     nxt = (sel + 1) % tr.n
     if scene.shoulder > 0:
         for sign, edge in ((1, tr.left), (-1, tr.right)):
@@ -137,11 +176,68 @@ def _render(scene: _Scene, cam: _Camera, rng: np.random.Generator,
     grain = np.take(scene.grain, mat) * fade * fine + f32(1.0)
     col *= grain[..., None]
 
-    _draw_objects(scene, cam, col, mask)
+    inst = np.zeros((H, W), np.uint16)
+    _draw_objects(scene, cam, col, mask, inst)
     if scene.nose is not None:
         _draw_nose(scene, col, mask)
-    img = _camera_effects(col, rng, effects)
-    return img, mask
+    return col, mask, inst
+
+
+def _cone_truth(scene: _Scene, view: _View, mask: np.ndarray, inst: np.ndarray,
+                min_cone_px: float) -> Tuple[np.ndarray, List[Dict[str, Any]]]:
+    """
+    Renumber the visible cones near to far and describe them; ignore the small ones.
+
+    ``inst`` holds scene cone index + 1 per pixel; pixels an occluder relabelled
+    in the mask (the car's nose) are dropped first, so an instance pixel always
+    carries its cone's class (or 255). Returns the renumbered uint16 instance map
+    (k = k-th entry of the list) and the list; sets the mask of cones projected
+    under ``min_cone_px`` pixels high to 255.
+    """
+    cones = scene.cone_arrays()
+    n = cones['n']
+    cls_of = np.concatenate([[IGNORE], cones['cls']]).astype(np.uint8)
+    inst[cls_of[inst] != mask] = 0
+    counts = np.bincount(inst.ravel(), minlength=n + 1)
+    ids = np.nonzero(counts[1:])[0]
+    k = len(ids)
+    if k == 0:
+        return np.zeros_like(inst), []
+    rings, plate = _cone_solids(cones, ids)
+    pts = np.concatenate([rings.reshape(k, -1, 3), plate], axis=1)
+    v = view.project(pts)[..., 1]
+    height_px = v.max(axis=1) - v.min(axis=1)
+    base = view.to_base(plate[:, :4].mean(axis=1))
+    dist = np.hypot(base[:, 0], base[:, 1])
+    order = np.lexsort((ids, dist))
+    ids, height_px, base, dist = ids[order], height_px[order], base[order], dist[order]
+    lut = np.zeros(n + 1, np.uint16)
+    lut[ids + 1] = np.arange(1, k + 1)
+    inst = lut[inst]
+    height_px = np.round(height_px, 2)   # as written: the JSON decides like the mask
+    ignored = height_px < min_cone_px if min_cone_px > 0 else np.zeros(k, bool)
+    if ignored.any():
+        mask[np.concatenate([[False], ignored])[inst]] = IGNORE
+    ys, xs = np.nonzero(inst)
+    lab = inst[ys, xs]
+    lo_u, lo_v = np.full(k + 1, 1 << 30), np.full(k + 1, 1 << 30)
+    hi_u, hi_v = np.full(k + 1, -1), np.full(k + 1, -1)
+    np.minimum.at(lo_u, lab, xs)
+    np.minimum.at(lo_v, lab, ys)
+    np.maximum.at(hi_u, lab, xs)
+    np.maximum.at(hi_v, lab, ys)
+    out = []
+    for j in range(k):
+        c = int(cones['cls'][ids[j]])
+        out.append({
+            'instance': j + 1, 'class_id': c, 'class': FS_CLASSES[c],
+            'base_xyz': [round(float(x), 3) + 0.0 for x in base[j]],
+            'distance_m': round(float(dist[j]), 3), 'pixels': int(counts[ids[j] + 1]),
+            'bbox': [int(lo_u[j + 1]), int(lo_v[j + 1]), int(hi_u[j + 1]) + 1,
+                     int(hi_v[j + 1]) + 1],
+            'height_px': float(height_px[j]), 'ignored': bool(ignored[j]),
+            'knocked_over': bool(cones['knocked'][ids[j]])})
+    return inst, out
 
 
 def _draw_tree_line(scene: _Scene, cam: _Camera, mat: np.ndarray) -> None:
@@ -169,8 +265,13 @@ _RING_CS = np.stack([np.cos(np.linspace(0, 2 * np.pi, _RING, endpoint=False)),
 _SQUARE = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
 
 
-def _draw_objects(scene: _Scene, cam: _Camera, col: np.ndarray, mask: np.ndarray) -> None:
-    """Draw shadows, then cones and boxes far to near, then shade the near cones."""
+def _draw_objects(scene: _Scene, cam: _Camera, col: np.ndarray, mask: np.ndarray,
+                  inst: Optional[np.ndarray] = None) -> None:
+    """
+    Draw shadows, then cones and boxes far to near, then shade the near cones.
+
+    ``inst`` (optional) receives scene cone index + 1 wherever a cone is drawn.
+    """
     H, W = mask.shape
     tanh = (W / 2 + 8) / cam.f
     cones = scene.cone_arrays()
@@ -227,6 +328,8 @@ def _draw_objects(scene: _Scene, cam: _Camera, col: np.ndarray, mask: np.ndarray
             for poly, colour in gb['faces']:
                 cv2.fillConvexPoly(col, poly, colour, shift=4)
             cv2.fillConvexPoly(mask, gb['hull'], BACKGROUND, shift=4)
+            if inst is not None:
+                cv2.fillConvexPoly(inst, gb['hull'], 0, shift=4)
             if shaded:
                 cv2.fillConvexPoly(ids, gb['hull'], 0, shift=4)
             continue
@@ -237,6 +340,9 @@ def _draw_objects(scene: _Scene, cam: _Camera, col: np.ndarray, mask: np.ndarray
         if geo['px_height'][j] < 6.0:   # far: flat colour, mean shading
             cv2.fillConvexPoly(col, plate, geo['base_lit'][j], shift=4)
             cv2.fillConvexPoly(col, body, geo['mean_lit'][j], shift=4)
+            value = 0
+        elif cones['knocked'][i]:   # lying on its side: flat shading, parts far to near
+            _draw_lying_cone(col, cones, i, geo, j, plate)
             value = 0
         else:
             cv2.fillConvexPoly(col, plate, _colour(cones['base'][i]), shift=4)
@@ -250,6 +356,9 @@ def _draw_objects(scene: _Scene, cam: _Camera, col: np.ndarray, mask: np.ndarray
             shaded.append(j)
         cv2.fillConvexPoly(mask, plate, cls, shift=4)
         cv2.fillConvexPoly(mask, body, cls, shift=4)
+        if inst is not None:
+            cv2.fillConvexPoly(inst, plate, int(i) + 1, shift=4)
+            cv2.fillConvexPoly(inst, body, int(i) + 1, shift=4)
         if shaded:
             cv2.fillConvexPoly(ids, plate, value, shift=4)
             cv2.fillConvexPoly(ids, body, value, shift=4)
@@ -262,31 +371,22 @@ def _cone_points(scene: _Scene, cam: _Camera, cones: Dict[str, Any],
     """Project the visible cones at once: rings, base plates, shadows, shading terms."""
     nv = len(idx)
     pos = cones['pos'][idx]
-    radii = cones['radii'][idx]
-    zs = cones['zs'][idx]
-    rings = np.empty((nv, 6, _RING, 3))
-    rings[..., 0] = pos[:, None, None, 0] + radii[:, :, None] * _RING_CS[None, None, :, 0]
-    rings[..., 1] = pos[:, None, None, 1] + radii[:, :, None] * _RING_CS[None, None, :, 1]
-    rings[..., 2] = zs[:, :, None]
-    yaw = cones['yaw'][idx]
-    c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
-    half = cones['plate_half'][idx][:, None]
-    sx, sy = _SQUARE[None, :, 0] * half, _SQUARE[None, :, 1] * half
-    sq = np.stack([pos[:, None, 0] + c * sx - s * sy, pos[:, None, 1] + s * sx + c * sy], axis=2)
-    plate = np.concatenate([
-        np.concatenate([sq, np.zeros((nv, 4, 1))], axis=2),
-        np.concatenate([sq, cones['plate_h'][idx][:, None, None].repeat(4, 1)], axis=2)], axis=1)
+    rings, plate = _cone_solids(cones, idx)
     pc_r = cam.to_cam(rings)
     pc_p = cam.to_cam(plate)
+    # a lying cone shows its base plate in front when the base is the nearer end
+    out_base_far = pc_r[:, 0, :, 2].mean(axis=1) > pc_r[:, -1, :, 2].mean(axis=1)
     ok = (pc_r[..., 2].reshape(nv, -1).min(1) >= _NEAR) & (pc_p[..., 2].min(1) >= _NEAR)
     pc_r[..., 2] = np.maximum(pc_r[..., 2], _NEAR)
     pc_p[..., 2] = np.maximum(pc_p[..., 2], _NEAR)
     uv_r = cam.project(pc_r)
-    out = {'ok': ok, 'rings': _fixed(uv_r), 'plate': _fixed(cam.project(pc_p))}
+    out = {'ok': ok, 'rings': _fixed(uv_r), 'plate': _fixed(cam.project(pc_p)),
+           'base_far': out_base_far}
     out['px_height'] = uv_r[:, 0, :, 1].max(1) - uv_r[:, -1, :, 1].min(1)
     lo = np.minimum(uv_r.reshape(nv, -1, 2).min(1), out['plate'].min(1) / 16.0)
     hi = np.maximum(uv_r.reshape(nv, -1, 2).max(1), out['plate'].max(1) / 16.0)
     out['bbox'] = np.concatenate([lo, hi], axis=1)
+    out['px_height'] = np.where(cones['knocked'][idx], hi[:, 1] - lo[:, 1], out['px_height'])
     # Shading terms: view direction, light, taper (Lambert + Blinn-Phong on a frustum).
     centre = np.concatenate([pos, (cones['height'][idx] / 2)[:, None]], axis=1)
     v = cam.pos[None, :] - centre
@@ -303,14 +403,15 @@ def _cone_points(scene: _Scene, cam: _Camera, cones: Dict[str, Any],
                              cb * np.einsum('ij,ij->i', rh, hv[:, :2]), sbeta * hv[:, 2]], 1)
     mean_shade = scene.ambient + scene.direct * np.maximum(
         out['light'][:, 0] * 0.78 + out['light'][:, 2], 0)
+    out['mean_shade'] = mean_shade
     out['mean_lit'] = [tuple(v) for v in cones['mean_col'][idx] * mean_shade[:, None]]
     out['base_lit'] = [tuple(v) for v in cones['base'][idx] * mean_shade[:, None]]
     # Shadows: the hull of the base square and the top ring cast along the sun.
     out['shadow'] = [None] * nv
     if scene.direct > 0.05:
         sd = -scene.sun_dir[:2] / scene.sun_dir[2]
-        tip = rings[:, -1, :, :2] + zs[:, -1, None, None] * sd
-        pts = np.concatenate([sq, tip], axis=1)
+        hull3 = np.concatenate([plate, rings[:, -1]], axis=1)   # base plate and top ring
+        pts = hull3[..., :2] + hull3[..., 2:3] * sd
         p3 = np.concatenate([pts, np.zeros(pts.shape[:2] + (1,))], axis=2)
         pc_s = cam.to_cam(p3)
         good = pc_s[..., 2].min(1) >= _NEAR
@@ -318,6 +419,75 @@ def _cone_points(scene: _Scene, cam: _Camera, cones: Dict[str, Any],
         uv_s = _fixed(cam.project(pc_s))
         out['shadow'] = [uv_s[j] if good[j] else None for j in range(nv)]
     return out
+
+
+def _cone_solids(cones: Dict[str, Any], idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """
+    Return the world points of cones ``idx``: rings (n, 6, _RING, 3) and plates (n, 8, 3).
+
+    Rings are the body's circles from its base to its top; the plate is the
+    square base (4 bottom corners, then 4 top corners). A knocked-over cone is
+    turned about its base towards its fall direction until it lies on the plate
+    edge and the top ring, then lifted onto the ground.
+    """
+    nv = len(idx)
+    pos = cones['pos'][idx]
+    radii = cones['radii'][idx]
+    zs = cones['zs'][idx]
+    rings = np.empty((nv, 6, _RING, 3))
+    rings[..., 0] = pos[:, None, None, 0] + radii[:, :, None] * _RING_CS[None, None, :, 0]
+    rings[..., 1] = pos[:, None, None, 1] + radii[:, :, None] * _RING_CS[None, None, :, 1]
+    rings[..., 2] = zs[:, :, None]
+    yaw = cones['yaw'][idx]
+    c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+    half = cones['plate_half'][idx][:, None]
+    sx, sy = _SQUARE[None, :, 0] * half, _SQUARE[None, :, 1] * half
+    sq = np.stack([pos[:, None, 0] + c * sx - s * sy, pos[:, None, 1] + s * sx + c * sy], axis=2)
+    plate = np.concatenate([
+        np.concatenate([sq, np.zeros((nv, 4, 1))], axis=2),
+        np.concatenate([sq, cones['plate_h'][idx][:, None, None].repeat(4, 1)], axis=2)], axis=1)
+    lying = np.nonzero(cones['knocked'][idx])[0]
+    if len(lying):
+        i = idx[lying]
+        tilt = np.pi - np.arctan2(cones['height'][i] - cones['plate_h'][i],
+                                  cones['plate_half'][i] - radii[lying, -1]) + \
+            cones['fall_tilt'][i]
+        ca, sa = np.cos(tilt)[:, None], np.sin(tilt)[:, None]
+        dx, dy = np.cos(cones['fall_dir'][i])[:, None], np.sin(cones['fall_dir'][i])[:, None]
+        p0 = pos[lying]
+        for pts in (rings, plate):
+            q = pts[lying].reshape(len(lying), -1, 3)
+            rx, ry = q[..., 0] - p0[:, 0:1], q[..., 1] - p0[:, 1:2]
+            along, across, up = rx * dx + ry * dy, -rx * dy + ry * dx, q[..., 2]
+            along, up = along * ca + up * sa, -along * sa + up * ca
+            q = np.stack([p0[:, 0:1] + along * dx - across * dy,
+                          p0[:, 1:2] + along * dy + across * dx, up], axis=-1)
+            pts[lying] = q.reshape(pts[lying].shape)
+        lift = np.minimum(rings[lying, ..., 2].reshape(len(lying), -1).min(1),
+                          plate[lying, :, 2].min(1))
+        rings[lying, ..., 2] -= lift[:, None, None]
+        plate[lying, :, 2] -= lift[:, None]
+    return rings, plate
+
+
+def _draw_lying_cone(col: np.ndarray, cones: Dict[str, Any], i: int, geo: Dict[str, Any],
+                     j: int, plate: np.ndarray) -> None:
+    """Draw knocked-over cone ``i`` (visible cone ``j``): its parts far to near, flat shaded."""
+    rings = geo['rings'][j]
+    shade = float(geo['mean_shade'][j])
+    parts = [cv2.convexHull(np.concatenate([rings[s], rings[s + 1]])) for s in range(5)
+             if cones['seg_on'][i, s]]
+    colours = [_colour(cones['seg_col'][i, s] * shade) for s in range(5) if cones['seg_on'][i, s]]
+    base = _colour(cones['base'][i] * shade)
+    if geo['base_far'][j]:   # base away from the camera: plate, body, the open top
+        cv2.fillConvexPoly(col, plate, base, shift=4)
+        for hull, colour in zip(parts, colours):
+            cv2.fillConvexPoly(col, hull, colour, shift=4)
+        cv2.fillConvexPoly(col, cv2.convexHull(rings[-1]), (0.05, 0.05, 0.05), shift=4)
+    else:                    # base towards the camera: body from the top, plate last
+        for hull, colour in zip(parts[::-1], colours[::-1]):
+            cv2.fillConvexPoly(col, hull, colour, shift=4)
+        cv2.fillConvexPoly(col, plate, base, shift=4)
 
 
 def _box_geometry(scene: _Scene, cam: _Camera, box: Tuple) -> Optional[Dict[str, Any]]:

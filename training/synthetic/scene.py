@@ -2,11 +2,13 @@
 # Licensed under the Apache License, Version 2.0
 
 """
-The world of a synthetic scene: a closed track, its cones, objects and look.
+The world of a synthetic scene: a track of an FS layout, its cones, objects and look.
 
-:class:`_Scene` builds all of it from one random generator: the track
-(:func:`_make_centerline`, :class:`_Track`), the cones along its edges (FS
-colours and a few unknown ones), the ground materials, boxes beside the track,
+:class:`_Scene` builds all of it from one random generator: the track of a
+layout (:func:`_make_track`: the closed trackdrive loop of
+:func:`_make_centerline`, an open autocross, the acceleration straight or the
+skidpad; :class:`_Track`), the cones of the layout (FS colours, a few knocked
+over and a few unknown ones), the ground materials, boxes beside the track,
 the tree line at the horizon, the light, the colours and the camera style. It
 holds world geometry only: :mod:`training.synthetic.camera` looks at it and
 :mod:`training.synthetic.render` draws it. The class ids of the mask and the
@@ -56,41 +58,75 @@ _UNKNOWN_COLOURS = (
 
 class _Track:
     """
-    A closed track sampled every ``ds`` metres along its centre line.
+    A track sampled every ``ds`` metres along its centre line: a closed loop or open.
 
     :ivar center: N x 2 centre line; the car drives in index order.
     :ivar tangent: N x 2 unit tangents.
     :ivar normal: N x 2 unit normals pointing to the LEFT of the driving direction.
     :ivar width: N track widths (m).
     :ivar curvature: N signed curvatures (1/m, positive = left turn).
+    :ivar closed: whether the last sample connects to the first (trackdrive loop).
+    :ivar layout: ``trackdrive``, ``autocross``, ``acceleration`` or ``skidpad``.
+    :ivar marks: arc lengths of the layout's lines (``start``, ``finish``), if any.
+    :ivar frame: (origin, angle) of the layout's own frame in the world (open layouts).
     """
 
-    def __init__(self, center: np.ndarray, width: np.ndarray) -> None:
+    def __init__(self, center: np.ndarray, width: np.ndarray, closed: bool = True,
+                 layout: str = 'trackdrive', marks: Optional[Dict[str, float]] = None,
+                 frame: Tuple[np.ndarray, float] = (np.zeros(2), 0.0)) -> None:
         self.center = center
         self.n = len(center)
-        d = np.roll(center, -1, axis=0) - np.roll(center, 1, axis=0)
+        self.closed, self.layout = closed, layout
+        self.marks = dict(marks or {})
+        self.frame = frame
+        if closed:
+            d = np.roll(center, -1, axis=0) - np.roll(center, 1, axis=0)
+        else:
+            d = np.gradient(center, axis=0)
         self.tangent = d / np.linalg.norm(d, axis=1, keepdims=True)
         self.normal = np.stack([-self.tangent[:, 1], self.tangent[:, 0]], axis=1)
         seg = np.linalg.norm(np.roll(center, -1, axis=0) - center, axis=1)
+        if not closed:
+            seg = seg[:-1]
         self.length = float(seg.sum())
-        self.ds = self.length / self.n
+        self.ds = self.length / len(seg)
         t2 = np.roll(self.tangent, -1, axis=0)
+        if not closed:
+            t2[-1] = self.tangent[-1]
         cross = self.tangent[:, 0] * t2[:, 1] - self.tangent[:, 1] * t2[:, 0]
         self.curvature = np.arcsin(np.clip(cross, -1, 1)) / self.ds
         self.width = width
         self.left = center + self.normal * (width / 2)[:, None]
         self.right = center - self.normal * (width / 2)[:, None]
 
+    def _pos(self, s: float) -> float:
+        x = s / self.ds
+        return x % self.n if self.closed else min(max(x, 0.0), self.n - 1.0)
+
     def index(self, s: float) -> int:
-        """Return the sample index nearest to arc length ``s`` (wraps around)."""
-        return int(round(s / self.ds)) % self.n
+        """Return the sample index nearest to arc length ``s`` (wraps or clamps)."""
+        return int(round(self._pos(s))) % self.n
 
     def interp(self, s: float, arr: np.ndarray) -> np.ndarray:
-        """Linearly interpolate a per-sample array at arc length ``s`` (wraps around)."""
-        x = (s / self.ds) % self.n
+        """Linearly interpolate a per-sample array at arc length ``s`` (wraps or clamps)."""
+        x = self._pos(s)
         i = int(math.floor(x))
         f = x - i
-        return arr[i] * (1 - f) + arr[(i + 1) % self.n] * f
+        j = (i + 1) % self.n if self.closed else min(i + 1, self.n - 1)
+        return arr[i] * (1 - f) + arr[j] * f
+
+    def to_world(self, p: np.ndarray) -> np.ndarray:
+        """Transform points (..., 2) of the layout's own frame to the world."""
+        return _to_world(self.frame, p)
+
+
+def _to_world(frame: Tuple[np.ndarray, float], p: np.ndarray) -> np.ndarray:
+    """Transform points (..., 2) of a frame (origin, angle) to the world."""
+    origin, angle = frame
+    c, s = math.cos(angle), math.sin(angle)
+    p = np.asarray(p, dtype=np.float64)
+    return np.stack([origin[0] + c * p[..., 0] - s * p[..., 1],
+                     origin[1] + s * p[..., 0] + c * p[..., 1]], axis=-1)
 
 
 def _make_centerline(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
@@ -139,6 +175,115 @@ def _make_centerline(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
     return center, width
 
 
+# Layouts of a sample and how often they are drawn (the drive stays on the loop).
+LAYOUTS = ('trackdrive', 'autocross', 'acceleration', 'skidpad')
+LAYOUT_P = (0.45, 0.30, 0.12, 0.13)
+
+# Skidpad (FS rules): two circles of 15.25 m inner and 21.25 m outer diameter whose
+# centres are 18.25 m apart; the car crosses the timekeeping line between them.
+_SKID_R, _SKID_IN, _SKID_OUT = 9.125, 7.625, 10.625
+_ACCEL_LENGTH = 75.0
+
+
+def _make_track(rng: np.random.Generator, layout: str) -> _Track:
+    """Return the track of a layout (see :data:`LAYOUTS`)."""
+    if layout == 'trackdrive':
+        center, width = _make_centerline(rng)
+        if rng.random() < 0.5:   # drive clockwise half of the time
+            center = center[::-1].copy()
+            width = width[::-1].copy()
+        return _Track(center, width)
+    frame = (rng.uniform(-60.0, 60.0, 2), rng.uniform(0, 2 * np.pi))
+    if layout == 'autocross':
+        local, width = _make_autocross(rng)
+        length = 0.5 * (len(local) - 1)
+        marks = {'start': rng.uniform(8.0, 14.0), 'finish': length - rng.uniform(10.0, 16.0)}
+    elif layout == 'acceleration':
+        back, brake = 25.0, rng.uniform(80.0, 110.0)
+        x = np.arange(0.0, back + _ACCEL_LENGTH + brake + 1e-9, 0.5) - back
+        local = np.stack([x, np.zeros_like(x)], axis=1)
+        width = np.full(len(x), rng.uniform(3.0, 5.0))
+        marks = {'start': back, 'finish': back + _ACCEL_LENGTH, 'end': float(x[-1] + back)}
+    elif layout == 'skidpad':
+        local = _skidpad_centerline()
+        width = np.full(len(local), _SKID_OUT - _SKID_IN)
+        marks = {'start': 15.0}
+    else:
+        raise ValueError(f'unknown layout {layout!r}; known: {", ".join(LAYOUTS)}')
+    return _Track(_to_world(frame, local), width, closed=False, layout=layout, marks=marks,
+                  frame=frame)
+
+
+def _make_autocross(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """
+    Return an open autocross centre line (0.5 m steps, heading +x at the start) and widths.
+
+    A chain of straights, corners, hairpins (outer diameter at least 9 m),
+    slaloms and chicanes, steered back when it turns too far from its start
+    direction; parts far apart along the track stay apart in space.
+    """
+    ds = 0.5
+    width0 = rng.uniform(3.0, 4.5)
+    for attempt in range(40):
+        simple = attempt >= 30   # last tries: no hairpins
+        segs = [(rng.uniform(15.0, 30.0), 0.0)]
+        heading, total, target = 0.0, segs[0][0], rng.uniform(220.0, 400.0)
+        while total < target:
+            sign = -1.0 if heading > 1.2 else 1.0 if heading < -1.2 else (
+                1.0 if rng.random() < 0.5 else -1.0)
+            u = rng.random()
+            if u < 0.25:
+                new = [(rng.uniform(10.0, 55.0), 0.0)]
+            elif u < 0.55:
+                r, a = rng.uniform(8.0, 30.0), math.radians(rng.uniform(30.0, 110.0))
+                new = [(r * a, sign / r)]
+            elif u < 0.72 and not simple:   # hairpin
+                r = rng.uniform(width0 / 2 + 2.6, width0 / 2 + 4.5)
+                a = math.radians(rng.uniform(150.0, 190.0))
+                new = [(rng.uniform(5.0, 15.0), 0.0), (r * a, sign / r),
+                       (rng.uniform(5.0, 15.0), 0.0)]
+            elif u < 0.9:   # slalom: alternating arcs, half arcs at both ends
+                r, a = rng.uniform(9.0, 16.0), math.radians(rng.uniform(25.0, 45.0))
+                k = int(rng.integers(3, 7))
+                new = [(r * a * (0.5 if j in (0, k - 1) else 1.0), sign * (-1) ** j / r)
+                       for j in range(k)]
+            else:   # chicane
+                r, a = rng.uniform(8.0, 14.0), math.radians(rng.uniform(30.0, 50.0))
+                new = [(r * a, sign / r), (rng.uniform(0.0, 6.0), 0.0), (r * a, -sign / r)]
+            for length, k in new:
+                heading += length * k
+                total += length
+            segs += new
+        kappa = np.concatenate([np.full(max(int(round(length / ds)), 1), k)
+                                for length, k in segs])
+        kappa = np.convolve(np.pad(kappa, 2, mode='edge'), np.ones(5) / 5, mode='valid')
+        theta = np.concatenate([[0.0], np.cumsum(kappa[:-1] * ds)])
+        center = np.concatenate([[[0.0, 0.0]], np.cumsum(
+            np.stack([np.cos(theta[:-1]), np.sin(theta[:-1])], axis=1) * ds, axis=0)])
+        n = len(center)
+        width = np.clip(width0 + rng.uniform(0, 0.4) * np.sin(
+            np.arange(n) * ds / rng.uniform(20.0, 60.0) + rng.uniform(0, 6.3)), 3.0, 5.0)
+        p = center[::4]
+        d = np.linalg.norm(p[:, None] - p[None], axis=2)
+        idx = np.arange(len(p))
+        sep = np.abs(idx[:, None] - idx[None]) * 4 * ds
+        if not np.any(d[sep > 30.0] < width.max() + 4.0):
+            break
+    return center, width
+
+
+def _skidpad_centerline() -> np.ndarray:
+    """Return the skidpad path: entry, right circle clockwise, left circle, exit (+y)."""
+    ds, R = 0.5, _SKID_R
+    entry = np.stack([np.zeros(30), np.arange(-15.0, 0.0, ds)], axis=1)
+    n = int(round(2 * np.pi * R / ds))
+    t = np.arange(n) / n * 2 * np.pi
+    right = np.stack([R - R * np.cos(t), R * np.sin(t)], axis=1)
+    left = np.stack([R * np.cos(t) - R, R * np.sin(t)], axis=1)
+    exit_ = np.stack([np.zeros(41), np.arange(41) * ds], axis=1)
+    return np.concatenate([entry, right, left, exit_])
+
+
 _TEMPLATES: Optional[Dict[str, np.ndarray]] = None
 
 
@@ -176,15 +321,137 @@ def _cone_templates() -> Any:
     return _TEMPLATES
 
 
+def _cone(x: float, y: float, cls: int, yaw: float, large: bool = False) -> Tuple:
+    """Return a standing FS cone (see :meth:`_Scene._make_cones` for the fields)."""
+    return (float(x), float(y), cls, 'large' if large else 'small', None, None, float(yaw), None)
+
+
+def _knock_over(c: Tuple, rng: np.random.Generator) -> Tuple:
+    """Return cone ``c`` lying on its side, a little away from where it stood."""
+    direction = rng.uniform(0, 2 * np.pi)
+    shift = rng.uniform(0.05, 0.4)
+    return (c[0] + shift * math.cos(direction), c[1] + shift * math.sin(direction)) + tuple(
+        c[2:7]) + ((direction, rng.uniform(-0.08, 0.08)),)
+
+
+def _edge_cones(rng: np.random.Generator, tr: _Track) -> List[Tuple]:
+    """Line a trackdrive loop or an autocross: blue left, yellow right, orange at the start."""
+    cones: List[Tuple] = []
+    start = tr.marks.get('start', 0.0)
+    orange_zone = (-rng.uniform(4, 18), rng.uniform(4, 16)) if rng.random() < 0.8 \
+        else (0.0, 0.0)
+    max_gap = rng.uniform(3.5, 5.0)
+    gaps = np.clip(0.3 / np.maximum(np.abs(tr.curvature), 1e-6), 2.0, max_gap).tolist()
+    for edge, colour in ((tr.left, BLUE), (tr.right, YELLOW)):
+        jitter = rng.uniform(0.88, 1.12, int(tr.length / 1.7) + 2).tolist()
+        if tr.closed:
+            s = rng.uniform(0, max_gap)
+            end = s + tr.length - 1.5
+        else:
+            s = rng.uniform(0.5, max_gap)
+            end = tr.length - 0.5
+        arc = []
+        while s < end:   # closer in tight corners, up to max_gap on straights
+            arc.append(s)
+            s += gaps[tr.index(s)] * jitter[len(arc) - 1]
+        x = np.array(arc) / tr.ds
+        if tr.closed:
+            i0 = np.floor(x).astype(int) % tr.n
+            i1 = (i0 + 1) % tr.n
+        else:
+            i0 = np.clip(np.floor(x).astype(int), 0, tr.n - 2)
+            i1 = i0 + 1
+        f = np.clip(x - np.floor(x), 0, 1)[:, None]
+        pos = edge[i0] * (1 - f) + edge[i1] * f
+        pos += rng.normal(0, 0.06, pos.shape)
+        yaw = rng.uniform(0, 6.3, len(arc))
+        rel = np.array(arc) - start
+        if tr.closed:
+            rel = (rel + tr.length / 2) % tr.length - tr.length / 2
+        orange = (rel >= orange_zone[0]) & (rel <= orange_zone[1])
+        cones.extend(_cone(p[0], p[1], ORANGE if o else colour, y)
+                     for p, o, y in zip(pos, orange, yaw))
+    lines = [start] + ([tr.marks['finish']] if 'finish' in tr.marks else [])
+    for line in lines:
+        if rng.random() < 0.85:   # large orange cones at the start / finish line
+            for ds in (-0.6, 0.6):
+                for side in (1, -1):
+                    i = tr.index(line + ds)
+                    off = tr.width[i] / 2 + rng.uniform(0.35, 0.6)
+                    p = tr.center[i] + tr.normal[i] * off * side
+                    cones.append(_cone(p[0], p[1], LARGE_ORANGE, rng.uniform(0, 6.3), True))
+    return cones
+
+
+def _skidpad_cones(rng: np.random.Generator, tr: _Track) -> List[Tuple]:
+    """
+    Return the skidpad cones (FS rules), in the layout frame: the car enters along +y.
+
+    Right circle (driven clockwise first): yellow inside, blue outside; left circle:
+    blue inside, yellow outside; the outer cones leave the crossing open; four large
+    orange cones at the timekeeping line between the circles, small orange cones
+    along the entry and exit lanes and across the exit.
+    """
+    local: List[Tuple[float, float, int, bool]] = []
+    for cx, inner, outer, a0, a1 in ((_SKID_R, YELLOW, BLUE, -0.75 * np.pi, 0.75 * np.pi),
+                                     (-_SKID_R, BLUE, YELLOW, 0.25 * np.pi, 1.75 * np.pi)):
+        for a in np.arange(16) / 16 * 2 * np.pi:
+            x, y = cx + _SKID_IN * math.cos(a), _SKID_IN * math.sin(a)
+            if abs(x) > 1.9:   # the crossing has the timekeeping cones instead
+                local.append((x, y, inner, False))
+        for a in np.linspace(a0, a1, 13):
+            local.append((cx + _SKID_OUT * math.cos(a), _SKID_OUT * math.sin(a), outer, False))
+    half = (_SKID_OUT - _SKID_IN) / 2
+    for x in (-half, half):
+        for y in (-0.5, 0.5):
+            local.append((x, y, LARGE_ORANGE, True))
+        for y in (-14.0, -11.5, -9.0):
+            local.append((x, y, ORANGE, False))
+        for y in np.linspace(_SKID_OUT - 1.0, 20.0, 6):
+            local.append((x, y, ORANGE, False))
+        local.append((x / 2, 20.0, ORANGE, False))
+    xy = np.array([c[:2] for c in local]) + rng.normal(0, 0.04, (len(local), 2))
+    world = tr.to_world(xy)
+    return [_cone(p[0], p[1], c[2], rng.uniform(0, 6.3), c[3]) for p, c in zip(world, local)]
+
+
+def _acceleration_cones(rng: np.random.Generator, tr: _Track) -> List[Tuple]:
+    """
+    Return the acceleration cones in the layout frame (the car drives along +x).
+
+    75 m from the start to the finish line: blue left, yellow right, large orange
+    at both timekeeping lines, small orange in the staging area before the start
+    and along the braking zone after the finish, and a row across its end.
+    """
+    half = tr.width[0] / 2
+    end = tr.marks['end'] - tr.marks['start']
+    local: List[Tuple[float, float, int, bool]] = []
+    gap = rng.uniform(4.0, 5.0)
+    n = int(math.ceil(_ACCEL_LENGTH / gap))
+    for x in np.linspace(0.0, _ACCEL_LENGTH, n + 1)[1:-1]:
+        local += [(x, half, BLUE, False), (x, -half, YELLOW, False)]
+    for line in (0.0, _ACCEL_LENGTH):
+        for dx in (-0.5, 0.5):
+            local += [(line + dx, half, LARGE_ORANGE, True),
+                      (line + dx, -half, LARGE_ORANGE, True)]
+    for x in np.arange(-rng.uniform(2.0, 4.0), -12.0, -rng.uniform(3.0, 5.0)):
+        local += [(x, half, ORANGE, False), (x, -half, ORANGE, False)]
+    bgap = rng.uniform(4.0, 8.0)
+    for x in np.arange(_ACCEL_LENGTH + bgap, end - 1.0, bgap):
+        local += [(x, half, ORANGE, False), (x, -half, ORANGE, False)]
+    for y in np.linspace(-half, half, int(rng.integers(3, 6))):
+        local.append((end, y, ORANGE, False))
+    xy = np.array([c[:2] for c in local]) + rng.normal(0, 0.04, (len(local), 2))
+    world = tr.to_world(xy)
+    return [_cone(p[0], p[1], c[2], rng.uniform(0, 6.3), c[3]) for p, c in zip(world, local)]
+
+
 class _Scene:
     """One track with its cones, objects and look (light, colours, camera style)."""
 
-    def __init__(self, rng: np.random.Generator, drive: bool = False) -> None:
-        center, width = _make_centerline(rng)
-        if rng.random() < 0.5:   # drive clockwise half of the time
-            center = center[::-1].copy()
-            width = width[::-1].copy()
-        self.track = _Track(center, width)
+    def __init__(self, rng: np.random.Generator, drive: bool = False,
+                 layout: str = 'trackdrive') -> None:
+        self.track = _make_track(rng, layout)
         self.drive = drive
         self.palette: Optional[np.ndarray] = None
         self._cone_cache: Optional[Dict[str, Any]] = None
@@ -258,42 +525,24 @@ class _Scene:
                          np.clip(rng.uniform(0.0, 0.7, 3) * rng.uniform(0.3, 1.0), 0, 1))
 
     # -- cones -------------------------------------------------------------------
+    # A cone: (x, y, class, 'small' | 'large', body albedo or None, stripe albedo or None,
+    # yaw, fall) with fall None for a standing cone, else (direction, extra tilt) of a
+    # cone lying on its side.
     def _make_cones(self, rng: np.random.Generator) -> None:
         tr = self.track
-        cones: List[Tuple[float, float, int, str, Tuple, Tuple, float]] = []
-        orange_zone = (-rng.uniform(4, 18), rng.uniform(4, 16)) if rng.random() < 0.8 \
-            else (0.0, 0.0)
-        max_gap = rng.uniform(3.5, 5.0)
-        gaps = np.clip(0.3 / np.maximum(np.abs(tr.curvature), 1e-6), 2.0, max_gap).tolist()
-        for edge, colour in ((tr.left, BLUE), (tr.right, YELLOW)):
-            jitter = rng.uniform(0.88, 1.12, int(tr.length / 1.7) + 2).tolist()
-            s = rng.uniform(0, max_gap)
-            end = s + tr.length - 1.5
-            arc = []
-            while s < end:   # closer in tight corners, up to max_gap on straights
-                arc.append(s)
-                s += gaps[int(round(s / tr.ds)) % tr.n] * jitter[len(arc) - 1]
-            x = np.array(arc) / tr.ds
-            i0 = np.floor(x).astype(int) % tr.n
-            f = (x - np.floor(x))[:, None]
-            pos = edge[i0] * (1 - f) + edge[(i0 + 1) % tr.n] * f
-            pos += rng.normal(0, 0.06, pos.shape)
-            yaw = rng.uniform(0, 6.3, len(arc))
-            wrapped = (np.array(arc) + tr.length / 2) % tr.length - tr.length / 2
-            orange = (wrapped >= orange_zone[0]) & (wrapped <= orange_zone[1])
-            cones.extend((float(p[0]), float(p[1]), ORANGE if o else colour, 'small', None,
-                          None, float(y)) for p, o, y in zip(pos, orange, yaw))
-        if rng.random() < 0.85:   # large orange cones at the start/finish line
-            for ds in (-0.6, 0.6):
-                for side in (1, -1):
-                    i = tr.index(ds % tr.length)
-                    off = tr.width[i] / 2 + rng.uniform(0.35, 0.6)
-                    p = tr.center[i] + tr.normal[i] * off * side
-                    cones.append((p[0], p[1], LARGE_ORANGE, 'large', None, None,
-                                  rng.uniform(0, 6.3)))
+        if tr.layout == 'skidpad':
+            cones = _skidpad_cones(rng, tr)
+        elif tr.layout == 'acceleration':
+            cones = _acceleration_cones(rng, tr)
+        else:
+            cones = _edge_cones(rng, tr)
         # A few cones of no FS colour: on the edge instead of a track cone, or beside it.
         for _ in range(int(rng.integers(2, 7))):
             self._add_unknown(cones, rng, rng.uniform(0, tr.length))
+        if rng.random() < 0.5:   # a few knocked-over cones, still of their class
+            p = rng.uniform(0.02, 0.08)
+            for j in np.nonzero(rng.random(len(cones)) < p)[0]:
+                cones[j] = _knock_over(cones[j], rng)
         self.cones = cones
 
     def _add_unknown(self, cones: List, rng: np.random.Generator, s: float) -> None:
@@ -318,7 +567,7 @@ class _Scene:
             off = tr.width[i] / 2 + rng.uniform(0.8, 6.0)
             pos = tr.center[i] + tr.normal[i] * off * side
         cones.append((pos[0], pos[1], UNKNOWN, kind, tuple(body),
-                      stripe if stripe is None else tuple(stripe), rng.uniform(0, 6.3)))
+                      stripe if stripe is None else tuple(stripe), rng.uniform(0, 6.3), None))
 
     def cone_arrays(self) -> Dict[str, Any]:
         """
@@ -330,8 +579,8 @@ class _Scene:
         n = len(self.cones)
         if self._cone_cache is not None and self._cone_cache['n'] == n:
             return self._cone_cache
-        x, y, cls, kind, body_u, stripe_u, yaw = (list(c) for c in zip(*self.cones)) \
-            if n else ([],) * 7
+        x, y, cls, kind, body_u, stripe_u, yaw, fall = (list(c) for c in zip(*self.cones)) \
+            if n else ([],) * 8
         cls = np.array(cls, np.uint8)
         large = np.array([k == 'large' for k in kind], bool)
         unknown = cls == UNKNOWN
@@ -352,7 +601,10 @@ class _Scene:
             'cls': cls, 'yaw': np.array(yaw, float), 'zs': t['zs'], 'radii': t['radii'],
             'seg_on': pattern >= 0, 'seg_col': seg, 'base': base,
             'mean_col': body * (1 - frac) + stripe * frac, 'plate_half': t['plate_half'],
-            'plate_h': t['plate_h'], 'height': t['height'], 'taper': t['taper']}
+            'plate_h': t['plate_h'], 'height': t['height'], 'taper': t['taper'],
+            'knocked': np.array([f is not None for f in fall], bool),
+            'fall_dir': np.array([0.0 if f is None else f[0] for f in fall], float),
+            'fall_tilt': np.array([0.0 if f is None else f[1] for f in fall], float)}
         return self._cone_cache
 
     # -- ground ------------------------------------------------------------------

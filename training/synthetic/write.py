@@ -4,10 +4,19 @@
 """
 Writing synthetic folder datasets and drives: atomic per file, resumable.
 
-A folder holds ``images/<stem>.jpg|png``, ``masks/<stem>.png`` (class ids) and
-``meta.json``; the image is written before its mask, so a mask on disk means a
-complete pair, and a re-run skips complete pairs. :func:`write_drive` also
-writes an MP4 through a temporary file renamed when complete.
+A dataset folder holds, per sample::
+
+    images/<stem>.jpg|png      the camera image
+    masks/<stem>.png           uint8 class ids (255 = ignore: cones under min_cone_px)
+    instances/<stem>.png       uint16 cone instances: 0 = none, k = entry k of the JSON
+    scene/<stem>.json          camera (K, D, pose in base_link) and the cones in view
+
+and ``meta.json``. A drive's frame folder (``--frames``) holds ``images/`` and
+``masks/`` likewise, with ``<stem>_instances.png`` and ``<stem>.json`` beside
+``meta.json``. Every file is written atomically and the mask last, so a mask on
+disk means a complete sample; a re-run skips complete samples.
+:func:`write_drive` also writes an MP4 through a temporary file renamed when
+complete.
 """
 
 from __future__ import annotations
@@ -23,9 +32,11 @@ from eunet_ros.core.checkpoint import DEFAULT_PALETTE
 from eunet_ros.fileio import atomic_write_bytes
 import numpy as np
 from training.datasets.base import FS_CLASSES
-from training.synthetic.samples import (_check_format, _check_seed, _check_size,
-                                        drive_frame_count, GENERATOR_VERSION, render_drive,
-                                        render_sample, sample_stem)
+from training.synthetic.samples import (_check_format, _check_labels, _check_seed,
+                                        _check_size, _number, drive_frame_count,
+                                        GENERATOR_VERSION, MIN_CONE_PX, render_drive,
+                                        render_sample, sample_stem, SUPERSAMPLE)
+from training.synthetic.scene import LAYOUT_P, LAYOUTS
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -50,21 +61,36 @@ def _encode(img_rgb: Optional[np.ndarray], mask: np.ndarray, image_format: str,
     return img_bytes, buf.tobytes()
 
 
-def _write_pair(out: Path, stem: str, image_format: str, quality: int, img: np.ndarray,
-                mask: np.ndarray) -> None:
+def _truth_paths(out: Path, stem: str, frames: bool) -> Tuple[Path, Path]:
+    """Return (instance map, scene JSON) paths of a sample (dataset or frame folder)."""
+    if frames:
+        return out / f'{stem}_instances.png', out / f'{stem}.json'
+    return out / 'instances' / f'{stem}.png', out / 'scene' / f'{stem}.json'
+
+
+def _write_sample(out: Path, stem: str, image_format: str, quality: int, img: np.ndarray,
+                  mask: np.ndarray, inst: np.ndarray, truth: Dict[str, Any],
+                  frames: bool = False) -> None:
     img_bytes, mask_bytes = _encode(img, mask, image_format, quality)
-    # image first, mask last: a mask on disk means the pair is complete
+    ok, inst_buf = cv2.imencode('.png', inst, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise RuntimeError('OpenCV could not encode an instance PNG')
+    inst_path, json_path = _truth_paths(out, stem, frames)
+    # image and ground truth first, mask last: a mask on disk means the sample is complete
     _atomic_write(out / 'images' / f'{stem}.{image_format}', img_bytes)
+    _atomic_write(inst_path, inst_buf.tobytes())
+    _atomic_write(json_path, (json.dumps(truth) + '\n').encode())
     _atomic_write(out / 'masks' / f'{stem}.png', mask_bytes)
 
 
-def _complete(out: Path, stem: str, image_format: str) -> bool:
+def _complete(out: Path, stem: str, image_format: str, frames: bool = False) -> bool:
     return ((out / 'masks' / f'{stem}.png').is_file()
-            and (out / 'images' / f'{stem}.{image_format}').is_file())
+            and (out / 'images' / f'{stem}.{image_format}').is_file()
+            and all(p.is_file() for p in _truth_paths(out, stem, frames)))
 
 
 def _remove_stale_temps(out: Path) -> None:
-    for sub in ('images', 'masks'):
+    for sub in ('.', 'images', 'masks', 'instances', 'scene'):
         for p in (out / sub).glob('.*.tmp'):
             try:
                 p.unlink()
@@ -73,6 +99,7 @@ def _remove_stale_temps(out: Path) -> None:
 
 
 def _meta(seed: int, count: int, width: int, height: int, image_format: str,
+          min_cone_px: float, supersample: int,
           extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     meta = {
         'generator': 'training.synthetic',
@@ -83,13 +110,18 @@ def _meta(seed: int, count: int, width: int, height: int, image_format: str,
         'count': int(count),
         'resolution': {'width': int(width), 'height': int(height)},
         'image_format': image_format,
+        'min_cone_px': _number(min_cone_px),
+        'supersample': int(supersample),
+        'ignore_id': 255,
+        'layouts': dict(zip(LAYOUTS, LAYOUT_P)),
         'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
     }
     meta.update(extra or {})
     return meta
 
 
-def _prepare_folder(out: Path, meta: Dict[str, Any], keys: Sequence[str]) -> None:
+def _prepare_folder(out: Path, meta: Dict[str, Any], keys: Sequence[str],
+                    frames: bool = False) -> None:
     """Create ``out``; refuse to mix into a folder rendered with other settings."""
     if out.exists() and not out.is_dir():
         raise ValueError(f'{out} exists and is not a folder; choose another output path')
@@ -106,8 +138,8 @@ def _prepare_folder(out: Path, meta: Dict[str, Any], keys: Sequence[str]) -> Non
                     f'{out} already holds a dataset with {key}={old.get(key)!r}, not '
                     f'{meta.get(key)!r}; resume only with the same settings, or choose '
                     'another output folder')
-    (out / 'images').mkdir(parents=True, exist_ok=True)
-    (out / 'masks').mkdir(parents=True, exist_ok=True)
+    for sub in ('images', 'masks') if frames else ('images', 'masks', 'instances', 'scene'):
+        (out / sub).mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(out)
 
 
@@ -115,15 +147,16 @@ def _write_meta(out: Path, meta: Dict[str, Any]) -> None:
     _atomic_write(out / 'meta.json', (json.dumps(meta, indent=2) + '\n').encode())
 
 
-def _dataset_job(job: Tuple[str, int, int, int, int, str, int]) -> bool:
+def _dataset_job(job: Tuple[str, int, int, int, int, str, int, float, int]) -> bool:
     """Render and write one sample unless complete (worker entry point); True if written."""
-    out, seed, index, width, height, image_format, quality = job
+    out, seed, index, width, height, image_format, quality, min_cone_px, supersample = job
     out_p = Path(out)
     stem = sample_stem(seed, index)
     if _complete(out_p, stem, image_format):
         return False
-    img, mask = render_sample(seed, index, width, height)
-    _write_pair(out_p, stem, image_format, quality, img, mask)
+    img, mask, inst, truth = render_sample(seed, index, width, height, min_cone_px=min_cone_px,
+                                           supersample=supersample, truth=True)
+    _write_sample(out_p, stem, image_format, quality, img, mask, inst, truth)
     return True
 
 
@@ -136,11 +169,13 @@ def _progress(iterable: Any, total: int, desc: str, quiet: bool) -> Any:
 
 def write_dataset(out: Path, count: int, seed: int = 0, width: int = 640, height: int = 384,
                   image_format: str = 'jpg', quality: int = 95, workers: int = 1,
-                  quiet: bool = False) -> Dict[str, int]:
+                  quiet: bool = False, min_cone_px: float = MIN_CONE_PX,
+                  supersample: int = SUPERSAMPLE) -> Dict[str, int]:
     """
-    Write samples 0..count-1 of ``seed`` as a folder dataset; skip complete pairs.
+    Write samples 0..count-1 of ``seed`` as a folder dataset; skip complete samples.
 
-    :param out: output folder (``images/``, ``masks/``, ``meta.json``).
+    :param out: output folder (``images/``, ``masks/``, ``instances/``, ``scene/``,
+        ``meta.json``).
     :param count: number of samples.
     :param seed: dataset seed.
     :param width: image width.
@@ -149,6 +184,8 @@ def write_dataset(out: Path, count: int, seed: int = 0, width: int = 640, height
     :param quality: JPEG quality.
     :param workers: processes rendering in parallel.
     :param quiet: no progress bar.
+    :param min_cone_px: cones projected fewer pixels high are 255 in the masks (0: none).
+    :param supersample: supersampling factor of the geometry (1-4).
     :returns: counts of ``written`` and ``skipped`` samples.
     """
     _check_seed(seed)
@@ -156,12 +193,19 @@ def write_dataset(out: Path, count: int, seed: int = 0, width: int = 640, height
     if count < 1:
         raise ValueError(f'--count must be at least 1, got {count}')
     _check_format(image_format, quality)
+    _check_labels(min_cone_px, supersample)
     out = Path(out)
-    meta = _meta(seed, count, width, height, image_format,
-                 {'stem_format': 'synth_s{seed}_{index:07d}', 'complete': False})
-    _prepare_folder(out, meta, ('generator_version', 'seed', 'resolution', 'image_format'))
+    meta = _meta(seed, count, width, height, image_format, min_cone_px, supersample,
+                 {'stem_format': 'synth_s{seed}_{index:07d}',
+                  'files': {'image': 'images/{stem}.' + image_format,
+                            'mask': 'masks/{stem}.png', 'instances': 'instances/{stem}.png',
+                            'scene': 'scene/{stem}.json'},
+                  'complete': False})
+    _prepare_folder(out, meta, ('generator_version', 'seed', 'resolution', 'image_format',
+                                'min_cone_px', 'supersample'))
     _write_meta(out, meta)
-    jobs = [(str(out), seed, i, width, height, image_format, quality) for i in range(count)]
+    jobs = [(str(out), seed, i, width, height, image_format, quality, min_cone_px, supersample)
+            for i in range(count)]
     written = 0
     if workers > 1:
         import multiprocessing
@@ -187,10 +231,13 @@ def _worker_init() -> None:
 def write_drive(seed: int, seconds: float, fps: float, width: int, height: int,
                 video: Optional[Path] = None, frames: Optional[Path] = None,
                 image_format: str = 'jpg', quality: int = 95,
-                quiet: bool = False) -> Dict[str, Any]:
+                quiet: bool = False, min_cone_px: float = MIN_CONE_PX,
+                supersample: int = SUPERSAMPLE) -> Dict[str, Any]:
     """
-    Render a drive to an MP4 (``mp4v``) and/or a frame folder (images/ + masks/).
+    Render a drive to an MP4 (``mp4v``) and/or a frame folder.
 
+    The frame folder holds ``images/``, ``masks/``, and per frame
+    ``<stem>_instances.png`` and ``<stem>.json`` (the scene JSON, index = frame).
     The video is written to a temporary file and renamed when complete; the frame
     folder is written per file and resumes like a dataset.
 
@@ -201,6 +248,7 @@ def write_drive(seed: int, seconds: float, fps: float, width: int, height: int,
     _check_seed(seed)
     _check_size(width, height)
     _check_format(image_format, quality)
+    _check_labels(min_cone_px, supersample)
     if not (seconds > 0 and fps > 0):
         raise ValueError(f'drive duration and fps must be positive, got {seconds} s at {fps} fps')
     if video is not None:
@@ -213,11 +261,17 @@ def write_drive(seed: int, seconds: float, fps: float, width: int, height: int,
     n = drive_frame_count(seconds, fps)
     if frames is not None:
         frames = Path(frames)
-        meta = _meta(seed, n, width, height, image_format,
+        meta = _meta(seed, n, width, height, image_format, min_cone_px, supersample,
                      {'drive_seconds': seconds, 'fps': fps,
-                      'stem_format': 'drive_s{seed}_{frame:05d}', 'complete': False})
+                      'stem_format': 'drive_s{seed}_{frame:05d}',
+                      'files': {'image': 'images/{stem}.' + image_format,
+                                'mask': 'masks/{stem}.png', 'instances': '{stem}_instances.png',
+                                'scene': '{stem}.json'},
+                      'complete': False})
+        meta.pop('layouts')   # a drive goes round a trackdrive loop
         _prepare_folder(frames, meta, ('generator_version', 'seed', 'resolution',
-                                       'image_format', 'fps'))
+                                       'image_format', 'fps', 'min_cone_px', 'supersample'),
+                        frames=True)
         _write_meta(frames, meta)
     writer = None
     tmp_video = None
@@ -231,17 +285,20 @@ def write_drive(seed: int, seconds: float, fps: float, width: int, height: int,
                                'folder with --frames instead')
     first = 0
     if writer is None:   # frames only: resume after the last complete frame
-        while first < n and _complete(frames, f'drive_s{seed}_{first:05d}', image_format):
+        while first < n and _complete(frames, f'drive_s{seed}_{first:05d}', image_format,
+                                      frames=True):
             first += 1
     try:
-        for k, img, mask in _progress(render_drive(seed, seconds, fps, width, height, first),
-                                      n - first, 'drive', quiet):
+        for k, img, mask, inst, truth in _progress(render_drive(
+                seed, seconds, fps, width, height, first, min_cone_px=min_cone_px,
+                supersample=supersample, truth=True), n - first, 'drive', quiet):
             if writer is not None:
                 writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
             if frames is not None:
                 stem = f'drive_s{seed}_{k:05d}'
-                if not _complete(frames, stem, image_format):
-                    _write_pair(frames, stem, image_format, quality, img, mask)
+                if not _complete(frames, stem, image_format, frames=True):
+                    _write_sample(frames, stem, image_format, quality, img, mask, inst, truth,
+                                  frames=True)
         if writer is not None:
             writer.release()
             writer = None
