@@ -44,6 +44,7 @@ __all__ = [
     'resolve_groups',
     'runtime_check',
     'markdown_table',
+    'all_specs',
 ]
 
 TRANSPORTS = ('raw', 'compressed')
@@ -162,6 +163,11 @@ GLOBAL_PARAMS: Tuple[ParamSpec, ...] = (
        choices=RELIABILITIES),
     _p('diagnostics_period', 1.0, 'Seconds between two /diagnostics messages.',
        min_value=0.05, max_value=60.0),
+    _p('no_frames_warning_s', 5.0, 'Seconds a camera may go without a frame (since start, '
+       'or since its last frame) before the node warns, throttled, naming the topic, whether '
+       'a publisher is matched and the QoS of the publishers it sees, and sets the '
+       "camera's diagnostics to WARN (no frames); 0: never warn.",
+       min_value=0.0, max_value=3600.0, read_only=False),
 )
 
 # Names a camera cannot have: its parameters would clash with these.
@@ -223,6 +229,7 @@ class NodeSettings:
     input_depth: int = 1
     output_reliability: str = 'reliable'
     diagnostics_period: float = 1.0
+    no_frames_warning_s: float = 5.0
     cuda_graphs: bool = True
     backend: str = 'auto'
 
@@ -356,6 +363,7 @@ def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
         input_depth=int(_number(values, 'qos.depth')),
         output_reliability=_choice(values, 'output_qos.reliability', RELIABILITIES),
         diagnostics_period=float(_number(values, 'diagnostics_period')),
+        no_frames_warning_s=float(_number(values, 'no_frames_warning_s')),
         cuda_graphs=bool(values['cuda_graphs']),
         backend=_choice(values, 'backend', BACKENDS),
     )
@@ -405,19 +413,27 @@ def _md(text: str) -> str:
     return text.replace('<', '&lt;').replace('>', '&gt;').replace('|', '\\|')
 
 
+def all_specs() -> List[ParamSpec]:
+    """Return every parameter of segment_node, with ``<camera>`` and ``<group>`` as names."""
+    return list(GLOBAL_PARAMS) + list(camera_params('<camera>')) + [group_param('<group>')]
+
+
+def _default_text(spec: ParamSpec) -> str:
+    if spec.name.startswith('group.'):
+        return 'cones: the five cone classes; track: [track]'
+    if isinstance(spec.default, str):
+        return f"'{spec.default}'"
+    return str(spec.default)
+
+
 def markdown_table() -> str:
     """Return the parameters as a Markdown table (for the README; it cannot drift)."""
     rows = ['| parameter | type | default | allowed | run-time change | description |',
             '|---|---|---|---|---|---|']
-    specs = list(GLOBAL_PARAMS) + list(camera_params('<camera>')) + [group_param('<group>')]
-    for s in specs:
-        default = s.default
-        if s.name.startswith('group.'):
-            default = 'cones: the five cone classes; track: [track]'
-        elif isinstance(default, str):
-            default = f"'{default}'"
-        rows.append(f'| `{s.name}` | {s.type_name} | `{default}` | {_md(s.allowed or "-")} | '
-                    f'{"no (restart)" if s.read_only else "yes"} | {_md(s.description)} |')
+    for s in all_specs():
+        rows.append(f'| `{s.name}` | {s.type_name} | `{_default_text(s)}` | '
+                    f'{_md(s.allowed or "-")} | {"no (restart)" if s.read_only else "yes"} | '
+                    f'{_md(s.description)} |')
     return '\n'.join(rows)
 
 
