@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import re
+import textwrap
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from eunet_ros.core.options import (BACKENDS, check_choice, ConfigError, PRECISIONS, side_ok,
@@ -45,6 +46,8 @@ __all__ = [
     'runtime_check',
     'markdown_table',
     'all_specs',
+    'asks_for_help',
+    'parameters_help',
 ]
 
 TRANSPORTS = ('raw', 'compressed')
@@ -424,6 +427,41 @@ def _default_text(spec: ParamSpec) -> str:
     if isinstance(spec.default, str):
         return f"'{spec.default}'"
     return str(spec.default)
+
+
+def asks_for_help(argv: Sequence[str]) -> bool:
+    """Return whether ``-h``/``--help`` comes before ``--ros-args`` in ``argv``."""
+    own = list(argv)[:list(argv).index('--ros-args')] if '--ros-args' in argv else list(argv)
+    return any(a in ('-h', '--help') for a in own)
+
+
+def parameters_help(prog: str, summary: str, specs: Sequence[ParamSpec],
+                    examples: Sequence[str] = ()) -> str:
+    """
+    Return the ``--help`` text of a node: usage, ``summary`` and every parameter.
+
+    :param prog: the executable's name.
+    :param summary: what the node does, one paragraph.
+    :param specs: the parameters it declares (name, type, default, allowed, description).
+    :param examples: command lines shown at the end.
+    """
+    wrap = textwrap.TextWrapper(width=92, initial_indent='      ', subsequent_indent='      ')
+    out = [f'usage: {prog} [-h] [--ros-args [-p NAME:=VALUE ...] [--params-file FILE]]', '',
+           textwrap.fill(summary, 92), '',
+           textwrap.fill('ROS 2 parameters: set them with --ros-args -p NAME:=VALUE or '
+                         '--params-file FILE (with ros2 launch: in the config file). Other '
+                         'ROS arguments work too (-r __ns:=/NAMESPACE, --log-level debug).',
+                         92)]
+    for spec in specs:
+        change = 'restart to change' if spec.read_only else 'changeable at run time'
+        out.append(f'  {spec.name}  ({spec.type_name}, default {_default_text(spec)}, '
+                   f'{change})')
+        out.extend(wrap.wrap(spec.description))
+        if spec.allowed:
+            out.extend(wrap.wrap('allowed: ' + spec.allowed))
+    if examples:
+        out += ['', 'examples:'] + [f'  {e}' for e in examples]
+    return '\n'.join(out)
 
 
 def markdown_table() -> str:

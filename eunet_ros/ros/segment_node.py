@@ -42,8 +42,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from eunet_ros.ros import dds_profile
 from eunet_ros.ros.frame_slots import LatestFrameSlots
 from eunet_ros.ros.image_conversion import ImageConversionError, make_converter
-from eunet_ros.ros.node_params import (camera_params, CameraSettings, check_names, ConfigError,
-                                       GLOBAL_PARAMS, group_param, NodeSettings, parse_settings,
+from eunet_ros.ros.node_params import (all_specs, asks_for_help, camera_params, CameraSettings,
+                                       check_names, ConfigError, GLOBAL_PARAMS, group_param,
+                                       NodeSettings, parameters_help, parse_settings,
                                        RESERVED_NAMES, resolve_groups, runtime_check)
 from eunet_ros.ros.ros_util import declare, image_msg, run_node
 from eunet_ros.ros.stats import CameraStats, LatencyWindow, LogThrottle
@@ -695,8 +696,21 @@ def _ms(v: float) -> str:
     return '-' if not math.isfinite(v) else f'{v:.1f}'
 
 
+HELP_SUMMARY = (
+    'EUnet segmentation of one or several cameras: per camera <camera>/mask (mono8 class ids), '
+    '<camera>/overlay and <camera>/<group>/mask; ~/class_table, /diagnostics and the '
+    '~/enable service (std_srvs/SetBool). With no checkpoint it loads the packaged model.')
+HELP_EXAMPLES = (
+    'ros2 run eunet_ros segment_node --ros-args -p camera_topic:=/my_cam/image_raw',
+    'segment_node --ros-args --params-file config/default.yaml -p device:=cpu',
+)
+
+
 def main(args: Optional[List[str]] = None) -> int:
     """Run segment_node until Ctrl-C or an external shutdown; return the exit status."""
+    if asks_for_help(sys.argv[1:] if args is None else args):
+        print(parameters_help('segment_node', HELP_SUMMARY, all_specs(), HELP_EXAMPLES))
+        return 0
     _, dds_note = dds_profile.apply_large_message_profile()
     return run_node('segment_node', lambda: SegmentNode(dds_note=dds_note),
                     lambda node, executor: executor.spin(),
