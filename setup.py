@@ -23,6 +23,8 @@ import sys
 
 try:
     from {module} import {func}
+except KeyboardInterrupt:  # Ctrl-C while the modules load: stop quietly, as later
+    sys.exit(130)
 except ImportError as e:
     top = (getattr(e, 'name', None) or '').split('.')[0]
     if top not in ('eunet_ros', 'rclpy', 'rcl_interfaces', 'sensor_msgs', 'std_msgs',

@@ -206,7 +206,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help='stop after this many frames')
     p.add_argument('--duration', type=at_least(0.1, float), default=None,
                    metavar='S', help='stop after S seconds instead (what arrived by then)')
-    p.add_argument('--timeout', type=at_least(0.1, float), default=30.0,
+    p.add_argument('--timeout', type=at_least(0.1, float), default=60.0,
                    help='fail when no frame (or no ~/enable service) within this many seconds')
     p.add_argument('--enable', choices=['true', 'false'], default=None,
                    help="call the node's ~/enable service first (false pauses inference)")
