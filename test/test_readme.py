@@ -301,3 +301,19 @@ def test_the_without_ros_walkthrough_runs_as_written(tmp_path):
     ok, first = cap.read()
     cap.release()
     assert ok and n == 90 and first.shape == (240, 320, 3)
+
+
+def test_quoted_commands_never_write_over_a_tracked_file():
+    """A --json or --out of a README command is a git-ignored path, never the repo's records."""
+    docs = README + (ROOT / 'docs' / 'performance.md').read_text()
+    text = re.sub(r'\\\n\s*', ' ', docs)  # join continued lines
+    targets = set(re.findall(r'python3? -m (?:eunet_ros|training)[\w. ]*?[^\n`]*?--json (\S+)',
+                             text))
+    assert 'benchmark_results_cpu.json' in targets, targets
+    try:
+        tracked = subprocess.run(['git', 'ls-files'], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip('not a git checkout')
+    overwritten = sorted(t for t in targets if t in tracked.splitlines())
+    assert not overwritten, f'README/performance commands write over tracked files: {overwritten}'
