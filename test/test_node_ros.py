@@ -11,6 +11,7 @@ the latched class table and /diagnostics. Waits are on conditions, not sleeps.
 """
 
 import json
+from pathlib import Path
 import re
 import threading
 import time
@@ -385,6 +386,10 @@ def test_unusable_checkpoint_or_precision_stops_start_up(ros, checkpoint, tmp_pa
         ros.segment_node('/ck1', checkpoint=str(tmp_path / 'missing.pt'))
     with pytest.raises(StartupError, match='fp16'):
         ros.segment_node('/ck2', checkpoint=str(checkpoint), device='cpu', precision='fp16')
+    readme = Path(__file__).resolve().parent.parent / 'README.md'
+    with pytest.raises(StartupError, match=r'README\.md is a Markdown text file, .*not a torch '
+                       r'checkpoint\. Give an eunet_ros checkpoint'):
+        ros.segment_node('/ck3', checkpoint=str(readme))
     with pytest.raises(ConfigError, match='no checkpoint given and no packaged model') as e:
         resolve_checkpoint('', lookup=lambda: None)
     assert 'checkpoint:=' in str(e.value)
