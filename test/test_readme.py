@@ -317,3 +317,14 @@ def test_quoted_commands_never_write_over_a_tracked_file():
         pytest.skip('not a git checkout')
     overwritten = sorted(t for t in targets if t in tracked.splitlines())
     assert not overwritten, f'README/performance commands write over tracked files: {overwritten}'
+
+
+def test_the_drive_the_readme_replays_is_the_one_make_demo_leaves():
+    spec = importlib.util.spec_from_file_location('eunet_demo', ROOT / 'scripts' / 'demo.py')
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    video = demo.drive_video(demo.get_args_parser().parse_args([]))
+    quoted = str(video.relative_to(ROOT))
+    assert quoted.startswith('.cache/demo/drive_1280x720_30fps_20s_seed2026')
+    assert README.count(quoted) >= 2, f'the README should name {quoted} where it replays it'
+    assert 'source:=drive.mp4' not in readme_block('### Without a ROS install')
