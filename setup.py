@@ -6,11 +6,6 @@ from setuptools.command.develop import develop
 from setuptools.command.install_scripts import install_scripts
 
 package_name = 'eunet_ros'
-CONSOLE_SCRIPTS = [
-    'benchmark = eunet_ros.benchmark:main',
-    'segment_node = eunet_ros.ros.segment_node:main',
-    'camera_replay = eunet_ros.ros.camera_replay:main',
-]
 
 # setuptools' console-script wrapper finds its function through the package metadata
 # (importlib.metadata), so started without the install space sourced it dies with a
@@ -50,9 +45,10 @@ if __name__ == '__main__':
 """
 
 
-def _wrapper(name, contents):
-    """Return the console script ``name`` as WRAPPER, keeping setuptools' #! line."""
-    targets = dict((s.strip() for s in e.split('=')) for e in CONSOLE_SCRIPTS)
+def _wrapper(dist, name, contents):
+    """Return the console script ``name`` of ``dist`` as WRAPPER, keeping the #! line."""
+    entries = (dist.entry_points or {}).get('console_scripts', [])
+    targets = dict((s.strip() for s in e.split('=')) for e in entries)
     if name not in targets or isinstance(contents, bytes):
         return contents
     header = contents.splitlines(True)[0] if contents.startswith('#!') else ''
@@ -65,8 +61,8 @@ class InstallScripts(install_scripts):
 
     def write_script(self, script_name, contents, *args, **kwargs):
         """Write ``script_name`` with the eunet_ros wrapper instead of setuptools' one."""
-        return super().write_script(script_name, _wrapper(script_name, contents), *args,
-                                    **kwargs)
+        contents = _wrapper(self.distribution, script_name, contents)
+        return super().write_script(script_name, contents, *args, **kwargs)
 
 
 class Develop(develop):
@@ -74,8 +70,8 @@ class Develop(develop):
 
     def write_script(self, script_name, contents, *args, **kwargs):
         """Write ``script_name`` with the eunet_ros wrapper instead of setuptools' one."""
-        return super().write_script(script_name, _wrapper(script_name, contents), *args,
-                                    **kwargs)
+        contents = _wrapper(self.distribution, script_name, contents)
+        return super().write_script(script_name, contents, *args, **kwargs)
 
 
 def share(folder, pattern='*'):
@@ -106,7 +102,11 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': CONSOLE_SCRIPTS,
+        'console_scripts': [
+            'benchmark = eunet_ros.benchmark:main',
+            'segment_node = eunet_ros.ros.segment_node:main',
+            'camera_replay = eunet_ros.ros.camera_replay:main',
+        ],
     },
     cmdclass={'install_scripts': InstallScripts, 'develop': Develop},
 )

@@ -152,16 +152,18 @@ def test_the_venv_is_activated_before_the_first_python_command():
     assert '.venv/bin/python' in README[:first]
 
 
-def quoted_modules():
+def quoted_tools():
     mods = set(re.findall(r'python3? -m ((?:eunet_ros|training)[\w.]*\w)', CODE))
     mods.discard('eunet_ros.ros.node_params')  # prints the table, see below
-    return sorted(mods) + ['eunet_ros.benchmark node']
+    assert 'scripts/demo.py --help' in CODE
+    return [f'python -m {m}' for m in sorted(mods)] + [
+        'python -m eunet_ros.benchmark node', 'python scripts/demo.py']
 
 
 @needs_venv
-@pytest.mark.parametrize('module', quoted_modules())
-def test_help_of_every_quoted_python_module_runs_in_a_clean_shell(module):
-    r = shell(f'python -m {module} --help')
+@pytest.mark.parametrize('command', quoted_tools())
+def test_help_of_every_quoted_tool_runs_in_a_clean_shell(command):
+    r = shell(f'{command} --help')
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'usage:' in r.stdout and 'Traceback' not in r.stderr, r.stdout + r.stderr
 
@@ -185,6 +187,12 @@ def test_an_executable_started_without_sourcing_says_what_to_source(name):
     r = shell(f'{EXE_DIR / name} --help')
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
+    # what the README predicts, then the exact line to source
+    predicted = re.search(r'exits with `segment_node: (.*?) \(\.\.\.\)\.\s+(Source.*?:)`',
+                          README, flags=re.S)
+    assert predicted, 'the README should quote the message of an unsourced executable'
+    assert r.stderr.startswith(f'{name}: {predicted.group(1)} ('), out
+    assert re.sub(r'\s+', ' ', predicted.group(2)) in r.stderr, out
     assert f'source {INSTALL.resolve() / "local_setup.bash"}' in r.stderr, out
     assert 'Traceback' not in out and 'PackageNotFoundError' not in out, out
 
