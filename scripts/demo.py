@@ -8,10 +8,17 @@ Steps (each failure names its step and exits non-zero):
 
 1. render (or reuse) a synthetic drive around a track (training.synthetic);
 2. start segment_node from the colcon install space with the packaged checkpoint;
-3. start camera_replay streaming the drive at the given rate;
+3. warm up: stream ``--warmup`` s of the drive through the node, not recorded (the
+   first frames meet a node that is still allocating and a recorder still
+   subscribing), then start camera_replay streaming the drive at the given rate;
 4. record the node's outputs over ROS (a real subscriber) for ``--duration`` s,
    then stop both processes cleanly;
 5. write the overlay video, a contact sheet and summary.json into ``--out``.
+
+The previous run's results in ``--out`` (summary.json, contact_sheet.png,
+overlay.mp4, logs/, FAILED.txt) are removed first, so a failed run never leaves
+them looking like its own; a failed run writes ``FAILED.txt`` saying which step
+failed and why.
 """
 
 from __future__ import annotations
@@ -59,6 +66,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument('--drive-seconds', type=float, default=20.0,
                    help='length of the rendered drive (it loops)')
     p.add_argument('--duration', type=float, default=20.0, help='seconds to record')
+    p.add_argument('--warmup', type=float, default=3.0,
+                   help='seconds of the drive streamed through the node before recording '
+                        '(not counted; 0: none)')
     p.add_argument('--seed', type=int, default=2026, help='track of the drive')
     p.add_argument('--checkpoint', default='', help="'' = the packaged model")
     p.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
@@ -66,12 +76,34 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+# The files a run writes into --out; removed at the start of the next run.
+OUTPUTS = ('summary.json', 'contact_sheet.png', 'overlay.mp4', 'FAILED.txt')
+
+
+def clear_previous(out: Path) -> List[str]:
+    """Remove the previous run's results from ``out`` (only those); return their names."""
+    import shutil
+    gone = []
+    for name in OUTPUTS:
+        if (out / name).is_file():
+            (out / name).unlink()
+            gone.append(name)
+    if (out / 'logs').is_dir():
+        shutil.rmtree(out / 'logs')
+        gone.append('logs/')
+    return gone
+
+
 # --------------------------------------------------------------------------- steps
+def drive_video(args: argparse.Namespace) -> Path:
+    """Return where the drive of these options is kept (``--cache``/drive_WxH_....mp4)."""
+    return args.cache / (f'drive_{args.width}x{args.height}_{args.fps:g}fps_'
+                         f'{args.drive_seconds:g}s_seed{args.seed}.mp4')
+
+
 def render_drive(args: argparse.Namespace) -> Path:
     """Step 1: render the drive video, or reuse the one rendered before."""
-    name = f'drive_{args.width}x{args.height}_{args.fps:g}fps_{args.drive_seconds:g}s_' \
-           f'seed{args.seed}.mp4'
-    video = args.cache / name
+    video = drive_video(args)
     if video.exists() and video.stat().st_size > 0:
         log(f'step 1/5: reusing the rendered drive {video}')
         return video
@@ -289,11 +321,15 @@ def run(args: argparse.Namespace) -> dict:
     """Run all steps; return the summary."""
     import cv2  # noqa: F401  (step 5 writes with it: fail before anything starts)
     args.out.mkdir(parents=True, exist_ok=True)
+    gone = clear_previous(args.out)
+    if gone:
+        log(f'removed the previous run\'s {", ".join(gone)} from {args.out}')
     video = render_drive(args)
     demo = Demo(args)  # checks the install space; rclpy.init
     try:
         demo.start_node()
         demo.wait_for_node()
+        demo.warm_up(video)
         demo.start_replay(video)
         diag = demo.record()
         demo.stop_cleanly()
@@ -354,6 +390,41 @@ class Demo:
             time.sleep(0.2)
         log(f'         segment_node is up: checkpoint {recorder.class_table.get("checkpoint")}')
 
+    def replay_cmd(self, video: Path, frames: int) -> List[str]:
+        """Return camera_replay's command: ``frames`` frames of ``video``, then exit."""
+        args = self.args
+        # max_frames: camera_replay exits by itself after exactly that many frames, so
+        # the count of frames sent is known; it holds the first frame until the node and
+        # the recorder are both subscribed.
+        return [str(executable(args.ws, 'camera_replay')), '--ros-args',
+                '-p', f'source:={video}', '-p', f'rate:={float(args.fps)!r}', '-p', 'loop:=true',
+                '-p', f'max_frames:={frames}', '-p', 'wait_for_subscribers:=2',
+                '-p', 'topic:=camera/image', '-p', 'frame_id:=camera']
+
+    def warm_up(self, video: Path) -> None:
+        """Step 3a: stream ``--warmup`` s of the drive through the node, not recorded."""
+        args = self.args
+        frames = int(round(args.warmup * args.fps))
+        if frames <= 0:
+            return
+        log(f'step 3/5: warming up: {frames} frames ({args.warmup:g} s) through the node, '
+            'not recorded')
+        warm = ChildProcess('camera_replay (warm-up)', self.replay_cmd(video, frames),
+                            env=self.env, cwd=ROOT, new_session=True,
+                            logfile=self.logs / 'camera_replay_warmup.log')
+        self.children.append(warm)
+        deadline = time.monotonic() + args.warmup + 60
+        while warm.proc.poll() is None:
+            self.node.check_alive()
+            if time.monotonic() > deadline:
+                raise DemoError(f'the warm-up camera_replay did not finish {frames} frames in '
+                                f'time; log:\n{warm.tail()}')
+            time.sleep(0.2)
+        if warm.proc.returncode != 0:
+            warm.check_alive()
+        self.children.remove(warm)
+        time.sleep(1.0)  # masks of the last warm-up frames still on their way
+
     def start_replay(self, video: Path) -> None:
         """Step 3: start recording and camera_replay streaming ``video``."""
         args = self.args
@@ -362,15 +433,9 @@ class Demo:
             f'({n_frames} frames)')
         with self.recorder.lock:
             self.recorder.recording = True
-        # max_frames: camera_replay exits by itself after exactly n_frames, so the count
-        # of frames sent is known; it holds the first frame until the node and the
-        # recorder are both subscribed.
-        self.replay = ChildProcess('camera_replay', [
-            str(executable(args.ws, 'camera_replay')), '--ros-args',
-            '-p', f'source:={video}', '-p', f'rate:={float(args.fps)!r}', '-p', 'loop:=true',
-            '-p', f'max_frames:={n_frames}', '-p', 'wait_for_subscribers:=2',
-            '-p', 'topic:=camera/image', '-p', 'frame_id:=camera'], env=self.env, cwd=ROOT,
-            new_session=True, logfile=self.logs / 'camera_replay.log')
+        self.replay = ChildProcess('camera_replay', self.replay_cmd(video, n_frames),
+                                   env=self.env, cwd=ROOT, new_session=True,
+                                   logfile=self.logs / 'camera_replay.log')
         self.children.append(self.replay)
 
     def record(self) -> Dict[str, Dict[str, str]]:
@@ -449,6 +514,7 @@ class Demo:
             'camera_rate_hz': args.fps,
             'resolution': f'{args.width}x{args.height}',
             'recorded_seconds': args.duration,
+            'warmup_seconds': args.warmup,
             'device': cam_diag.get('device') or next(
                 (v.get('device') for v in diag.values() if v.get('device')), None),
             'checkpoint': table.get('checkpoint'),
@@ -473,6 +539,16 @@ class Demo:
         rclpy.try_shutdown()
 
 
+def _write_failed(out: Path, why: str) -> None:
+    """Leave FAILED.txt in ``out``: when and why this run failed (it has no results)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime('%Y-%m-%d %H:%M:%S')
+        (out / 'FAILED.txt').write_text(f'make demo failed at {stamp}:\n{why}\n')
+    except OSError:
+        pass
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the demo; print a summary; return the exit status."""
     args = get_args_parser().parse_args(argv)
@@ -480,9 +556,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         s = run(args)
     except (DemoError, ChildExited) as e:
         print(f'[demo] FAILED: {e}', file=sys.stderr)
+        _write_failed(args.out, str(e))
         return 1
     except KeyboardInterrupt:
         print('[demo] interrupted', file=sys.stderr)
+        _write_failed(args.out, 'interrupted (Ctrl-C)')
         return 130
     p50, p99 = s['latency_ms_p50'], s['latency_ms_p99']
     log('done.')

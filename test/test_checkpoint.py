@@ -4,12 +4,20 @@
 """The checkpoint contract: round trip, weights_only, atomic writes, clear errors."""
 
 import os
+from pathlib import Path
+import pickle
+import warnings
 
 from eunet_ros.core.checkpoint import (CheckpointError, DEFAULT_CLASSES, FORMAT_VERSION,
                                        load_checkpoint, save_checkpoint)
 from eunet_ros.core.model import build_eunet
+import numpy as np
 import pytest
 import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+# torch's advice for files weights_only=True refuses; it would run code from the file
+UNSAFE = ('weights_only=False', 'weights_only` set to `False`', 'arbitrary code')
 
 
 @pytest.fixture
@@ -134,3 +142,57 @@ def test_ddp_or_compiled_wrappers_are_unwrapped(tmp_path):
     wrapped = torch.nn.DataParallel(model)
     p = save_checkpoint(tmp_path / 'w.pt', model=wrapped)
     assert not any(k.startswith('module.') for k in load_checkpoint(p).state_dict)
+
+
+def refusal(path):
+    """Return the CheckpointError message for ``path`` (never another exception)."""
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path)
+    msg = str(e.value)
+    assert str(path) in msg
+    assert not [u for u in UNSAFE if u in msg], msg
+    return msg
+
+
+def test_text_files_say_they_are_text_and_what_to_give(tmp_path):
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('hello world\n')   # torch.load read 'he' as opcodes: KeyError: 101
+    for path, kind in ((notes, 'a text file'), (ROOT / 'README.md', 'a Markdown text file')):
+        msg = refusal(path)
+        assert f'is {kind}' in msg and 'not a torch checkpoint' in msg, msg
+        assert 'KeyError' not in msg and 'models/eunet_fs_synthetic.pt' in msg, msg
+    card = ROOT / 'models' / 'eunet_fs_synthetic.md'
+    msg = refusal(card)
+    assert 'Markdown' in msg and f'The checkpoint beside it is {card.with_suffix(".pt")}' in msg
+
+
+def test_an_onnx_model_is_named_and_the_pt_it_came_from_asked_for(tmp_path):
+    pytest.importorskip('onnx')
+    path = tmp_path / 'eunet.onnx'
+    net = torch.nn.Conv2d(3, 2, 3)
+    with warnings.catch_warnings():  # the exporter's deprecation and tracer notes
+        warnings.simplefilter('ignore')
+        torch.onnx.export(net.eval(), torch.randn(1, 3, 8, 8), str(path), dynamo=False)
+    assert path.read_bytes()[:1] == b'\x08'
+    msg = refusal(path)
+    assert 'is an ONNX model' in msg and '.pt checkpoint it was exported from' in msg, msg
+    # recognised by its bytes too, whatever its name
+    assert 'is an ONNX model' in refusal(path.rename(tmp_path / 'exported.bin'))
+
+
+def test_other_files_never_get_torchs_unsafe_advice(tmp_path):
+    module = tmp_path / 'whole_model.pt'
+    torch.save(build_eunet(variant='fast'), module)
+    assert 'EUnet' in refusal(module) and 'torch.save(model)' in refusal(module)
+    plain = tmp_path / 'data.pkl'
+    plain.write_bytes(pickle.dumps({'x': [1, 2]}, protocol=4))
+    assert 'a pickle that torch.load(weights_only=True) cannot read' in refusal(plain)
+    npy = tmp_path / 'a.npy'
+    np.save(npy, np.zeros(3))
+    assert 'is a NumPy array file' in refusal(npy)
+    binary = tmp_path / 'random.pt'
+    binary.write_bytes(bytes(range(256)) * 4)
+    assert 'neither a zip archive' in refusal(binary)
+    damaged = tmp_path / 'damaged.pt'
+    damaged.write_bytes(b'\x80\x02he')  # a pickle header, then a memo lookup: KeyError
+    assert 'damaged' in refusal(damaged)

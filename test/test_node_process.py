@@ -178,3 +178,28 @@ def test_start_up_errors_exit_with_the_message_and_no_traceback(tmp_path):
         assert proc.wait(60) == 1
         out = output(proc)
         assert 'cannot start' in out and text in out and 'Traceback' not in out, out
+
+
+def test_a_wrong_camera_topic_is_a_console_warning_naming_topic_and_publisher_qos(ros, tmp_path):
+    """After no_frames_warning_s the log says: which topic, no publisher / unmatched QoS."""
+    ckpt = H.random_checkpoint(tmp_path / 'random_fast.pt')
+    topic = '/wrong_cam/image_raw'
+    node = start('eunet_ros.ros.segment_node', [
+        '-r', '__ns:=/wt', '-p', f'checkpoint:={ckpt}', '-p', f'camera_topic:={topic}',
+        '-p', 'no_frames_warning_s:=1.0', '-p', 'qos.reliability:=reliable'],
+        tmp_path / 'node.log')
+    try:
+        H.wait_for(lambda: node.poll() is None and f'no frames on {topic}' in output(node),
+                   timeout=90, what='the no-frames warning')
+        assert '[WARN]' in output(node) and 'no publisher on this topic' in output(node)
+        # a best-effort camera on that topic: seen, not matched, and the cause is named
+        pub = ros.probe.create_publisher(Image, topic, qos_profile_sensor_data)
+        H.wait_for(lambda: node.poll() is None and '0 matched' in output(node), timeout=30,
+                   what='the warning naming the unmatched publisher')
+        line = next(ln for ln in output(node).splitlines() if '0 matched' in ln)
+        assert topic in line and '1 publisher(s)' in line and 'best_effort' in line
+        assert 'qos.reliability:=best_effort' in line and '/probe' in line
+        ros.probe.destroy_publisher(pub)
+    finally:
+        rc = stop(node, signal.SIGINT)
+    assert rc == 0 and 'Traceback' not in output(node), output(node)

@@ -11,6 +11,8 @@ the latched class table and /diagnostics. Waits are on conditions, not sleeps.
 """
 
 import json
+from pathlib import Path
+import re
 import threading
 import time
 
@@ -290,6 +292,48 @@ def ns_of(status, node):
     return kv.get('topic', '').startswith(node.get_namespace() + '/')
 
 
+def test_a_silent_camera_turns_warn_naming_its_publishers_and_diagnostics_have_no_nan(ros):
+    """A wrong topic or a QoS mismatch is not silent: WARN after no_frames_warning_s."""
+    topic = '/silent_cam/image_raw'
+    ros.segment_node('/silent', engine=H.palette_engine(), diagnostics_period=0.1,
+                     no_frames_warning_s=0.5, camera_topic=topic,
+                     **{'qos.reliability': 'reliable'})
+    diags, _ = ros.collect(DiagnosticArray, '/diagnostics', 10)
+
+    def latest(cond):
+        found = [s for d in list(diags) for s in d.status
+                 if s.name.endswith('camera camera') and _kv(s).get('topic') == topic]
+        return bool(found) and cond(found[-1], _kv(found[-1]))
+
+    # no publisher at all
+    H.wait_for(lambda: latest(lambda s, kv: s.level == DiagnosticStatus.WARN
+                              and 'no frames' in s.message and 'no publisher' in s.message
+                              and kv['publishers'] == '0'),
+               what='WARN: no frames, no publisher')
+    # a best-effort camera that a reliable subscription cannot match
+    pub = ros.probe.create_publisher(Image, topic, qos_profile_sensor_data)
+    H.wait_for(lambda: latest(lambda s, kv: s.level == DiagnosticStatus.WARN
+                              and kv['publishers'] == '1' and kv['publishers_matched'] == '0'
+                              and kv['publisher_qos'] == 'best_effort x1'
+                              and '0 matched' in s.message),
+               what='WARN naming the unmatched best-effort publisher')
+    ros.probe.destroy_publisher(pub)
+    # a reliable camera is matched: frames arrive and the camera is OK again
+    pub = ros.probe.create_publisher(Image, topic, 10)
+    H.publish_until(pub, H.image(H.bands(30, 60), stamp=(1, 0)),
+                    lambda: latest(lambda s, kv: s.level == DiagnosticStatus.OK
+                                   and 'Hz in' in s.message and 'publishers' not in kv),
+                    what='OK once frames arrive', period=0.05)
+    # nothing in any status of the nodes of this module (most never saw a frame) says nan
+    texts = [t for d in list(diags) for s in d.status
+             for t in [s.message] + [kv.value for kv in s.values]]
+    assert texts and not [t for t in texts if re.search(r'\bnan\b', t, re.I)]
+
+
+def _kv(status):
+    return {k.key: k.value for k in status.values}
+
+
 @pytest.mark.parametrize('name,value,reason', [
     ('overlay_alpha', 1.5, 'out of range'),
     ('max_batch', 0, 'out of range'),
@@ -342,6 +386,10 @@ def test_unusable_checkpoint_or_precision_stops_start_up(ros, checkpoint, tmp_pa
         ros.segment_node('/ck1', checkpoint=str(tmp_path / 'missing.pt'))
     with pytest.raises(StartupError, match='fp16'):
         ros.segment_node('/ck2', checkpoint=str(checkpoint), device='cpu', precision='fp16')
+    readme = Path(__file__).resolve().parent.parent / 'README.md'
+    with pytest.raises(StartupError, match=r'README\.md is a Markdown text file, .*not a torch '
+                       r'checkpoint\. Give an eunet_ros checkpoint'):
+        ros.segment_node('/ck3', checkpoint=str(readme))
     with pytest.raises(ConfigError, match='no checkpoint given and no packaged model') as e:
         resolve_checkpoint('', lookup=lambda: None)
     assert 'checkpoint:=' in str(e.value)

@@ -81,3 +81,26 @@ def test_bad_numbers_are_refused(capsys):
     with pytest.raises(SystemExit):
         throughput.cli(['--batch-size', '0'])
     assert 'must be >= 1' in capsys.readouterr().err
+
+
+def test_a_warm_up_shorter_than_the_workers_burst_is_raised_and_said(tmp_path, capsys):
+    """--warmup-steps 1 with 2 workers: the timed window would start inside their burst."""
+    data = write_folder_dataset(tmp_path / 'd', 3, h=40, w=60)
+    out = tmp_path / 'tp.json'
+    rc = throughput.cli(TINY + ['--data', str(data), '--steps', '2', '--workers', '2',
+                                '--json', str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert '--warmup-steps 1 raised to 2: the 2 loader workers start together' in text, text
+    (row,) = json.loads(out.read_text())['rows']
+    assert row['warmup_steps'] == 2 and row['warmup_steps_requested'] == 1
+    assert row['steps'] == 2 and math.isclose(row['images_per_s'], 2 * 4 / row['seconds'])
+
+
+def test_warmup_steps_rule():
+    assert throughput.warmup_steps(10, 8) == (10, '')
+    assert throughput.warmup_steps(1, 1) == (1, '')
+    steps, note = throughput.warmup_steps(1, 8)
+    assert steps == 8 and 'burst' in note and 'images/s too high' in note
+    steps, note = throughput.warmup_steps(0, 0)
+    assert steps == 1 and 'one-off costs' in note

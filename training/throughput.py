@@ -10,7 +10,7 @@ same model builder, channels_last on CUDA, the uint8 batches of the real DataLoa
 :class:`~training.transforms.TrainTransform` augmentation, normalisation on the
 device, the marginal cross-entropy, Lion, the one-cycle schedule and AMP (bf16 by
 default on CUDA; none on the CPU). Reported, for the steady state after
-``--warmup-steps``:
+``--warmup-steps`` (raised to at least ``--workers``, see :func:`warmup_steps`):
 
 * ``images_per_s``: timed steps x batch / wall time (the GPU is synchronised at both
   ends of the window, never in between, as in training);
@@ -193,6 +193,26 @@ def _render(out: Path, count: int, size: Tuple[int, int], workers: int, seed: in
     return time.perf_counter() - t0
 
 
+def warmup_steps(requested: int, workers: int) -> Tuple[int, str]:
+    """
+    Return the warm-up steps to run (at least ``workers`` and 1) and why, when raised.
+
+    The loader's workers start together, so their first batches arrive in one burst,
+    and the first step pays one-off costs (allocations, cuDNN autotuning, compilation).
+    A timed window that starts inside the burst counts batches loaded during the
+    warm-up as free: with 8 workers and 1 warm-up step, 7 of the timed steps never
+    wait for data, so images/s comes out too high and the data wait too low.
+    """
+    need = max(1, workers)
+    if requested >= need:
+        return requested, ''
+    why = ('the first step pays one-off costs (allocations, kernel choice)' if workers <= 1 else
+           f'the {workers} loader workers start together and deliver their first batches '
+           'in one burst; timing from inside it would count batches loaded during the '
+           'warm-up (images/s too high, data wait too low)')
+    return need, f'--warmup-steps {requested} raised to {need}: {why}'
+
+
 def measure(args: argparse.Namespace, data_root: Path, data_desc: str) -> Dict[str, Any]:
     """
     Train on ``data_root`` as ``args`` says and return the result row.
@@ -219,7 +239,10 @@ def measure(args: argparse.Namespace, data_root: Path, data_desc: str) -> Dict[s
     if device.type == 'cuda':
         model = model.to(memory_format=torch.channels_last)
     model.train()
-    total = args.warmup_steps + (args.steps if args.duration is None else 10 ** 7)
+    warmup, note = warmup_steps(args.warmup_steps, args.workers)
+    if note:
+        print(f'# {note}', flush=True)
+    total = warmup + (args.steps if args.duration is None else 10 ** 7)
     optimizer, scheduler = make_optimizer(model, dict(DEFAULTS['optim'], lr=args.lr), total)
     scaler = torch.amp.GradScaler('cuda', enabled=amp == torch.float16)
     net: torch.nn.Module = torch.compile(model) if args.compile else model
@@ -236,7 +259,7 @@ def measure(args: argparse.Namespace, data_root: Path, data_desc: str) -> Dict[s
 
     it = iter(loader)
     t_first = time.perf_counter()
-    for _ in range(args.warmup_steps):
+    for _ in range(warmup):
         step(next(it))
     sync()
     warmup_s = time.perf_counter() - t_first
@@ -270,7 +293,8 @@ def measure(args: argparse.Namespace, data_root: Path, data_desc: str) -> Dict[s
                                           torch.float16: 'fp16'}[amp],
         'device': str(device), 'channels_last': device.type == 'cuda',
         'compile': bool(args.compile), 'workers': args.workers, 'data': data_desc,
-        'dataset_size': len(ds), 'warmup_steps': args.warmup_steps, 'warmup_s': warmup_s,
+        'dataset_size': len(ds), 'warmup_steps': warmup,
+        'warmup_steps_requested': args.warmup_steps, 'warmup_s': warmup_s,
         'steps': steps, 'seconds': seconds,
         'images_per_s': steps * args.batch_size / seconds,
         'step_ms': 1000.0 * seconds / steps,
@@ -334,7 +358,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument('--duration', type=at_least(0.001, float), default=None, metavar='S',
                    help='time steps for S seconds instead of --steps')
     p.add_argument('--warmup-steps', type=at_least(0), default=10,
-                   help='untimed steps first (workers start, cuDNN picks kernels)')
+                   help='untimed steps first (workers start, cuDNN picks kernels); raised to '
+                        'at least --workers (their first batches come in one burst) and 1')
     p.add_argument('--workers', type=at_least(0),
                    default=int(DEFAULTS['train']['workers']),
                    help='data-loader processes (0: in the training process)')

@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
+import pickle
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+import warnings
 import zipfile
 
 from eunet_ros import __version__
@@ -250,10 +253,77 @@ def default_palette(n: int) -> List[Tuple[int, int, int]]:
     return out
 
 
+# What to give instead of a file that is not a checkpoint.
+GIVE = ('Give an eunet_ros checkpoint: a .pt file written by training/ (runs/<name>/best.pt) or '
+        'by eunet_ros.core.checkpoint.save_checkpoint, e.g. the packaged '
+        'models/eunet_fs_synthetic.pt.')
+
+_TEXT_KINDS = {'.md': 'a Markdown text file', '.txt': 'a text file', '.yaml': 'a YAML file',
+               '.yml': 'a YAML file', '.json': 'a JSON file', '.py': 'a Python source file',
+               '.csv': 'a CSV file', '.xml': 'an XML file'}
+
+
+def _what_file(p: Path, head: bytes) -> Optional[str]:
+    """
+    Say what a file is when its first bytes show it is no torch file; else None.
+
+    torch files are zip archives (``PK``) or, written by old torch, pickles (first byte
+    0x80); those are left to ``torch.load``, which tells a checkpoint from other pickles.
+    """
+    if head.startswith(b'PK\x03\x04') or head.startswith(b'\x80'):
+        return None
+    if p.suffix.lower() == '.onnx' or (head[:1] == b'\x08' and b'\x12' in head[:4]
+                                       and (b'pytorch' in head[:64] or b'onnx' in head[:64])):
+        return ('an ONNX model (the format training.export writes for other runtimes); the '
+                'node and the engine load the eunet_ros .pt checkpoint it was exported from')
+    if head.startswith(b'\x93NUMPY'):
+        return 'a NumPy array file'
+    if head.startswith(b'\x89PNG') or head.startswith(b'\xff\xd8\xff'):
+        return 'an image'
+    if head[4:8] == b'ftyp' or head.startswith(b'\x1aE\xdf\xa3') or head.startswith(b'RIFF'):
+        return 'a video or media file'
+    if b'\0' not in head:
+        try:
+            text = head.decode('utf-8')
+        except UnicodeDecodeError as e:
+            if e.start < len(head) - 3:  # not just a character cut at the end
+                return None
+            text = head[:e.start].decode('utf-8')
+        kind = _TEXT_KINDS.get(p.suffix.lower(), 'a text file')
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), '')
+        return f'{kind}, starting {first[:60]!r}' if first else kind
+    return 'a binary file that is neither a zip archive (what torch.save writes) nor a pickle'
+
+
+def _torch_load_problem(e: BaseException) -> str:
+    """
+    Say why ``torch.load(weights_only=True)`` refused a file, without torch's advice.
+
+    torch's message recommends re-running with ``weights_only=False``, which would run
+    code from the file; eunet_ros checkpoints never need it, so that advice is dropped
+    and only the class that was refused, if any, is named.
+    """
+    text = str(e)
+    refused = re.search(r'Unsupported global: GLOBAL ([\w.]+)', text)
+    if refused:
+        return (f'it holds pickled Python objects ({refused.group(1)}), e.g. a whole model '
+                'saved with torch.save(model); eunet_ros loads checkpoints with '
+                'weights_only=True, so no code from a file ever runs')
+    if isinstance(e, pickle.UnpicklingError) or 'weights_only' in text.lower():
+        return ('it is a pickle that torch.load(weights_only=True) cannot read as tensors and '
+                'plain containers (not a file written by torch.save)')
+    return (f'torch.load cannot read it: it is damaged, or a pickle that torch did not write '
+            f'({type(e).__name__})')
+
+
 def load_checkpoint(path: PathLike, *, map_location: Union[str, torch.device] = 'cpu',
                     expect_num_classes: Optional[int] = None) -> Checkpoint:
     """
     Load and validate a checkpoint; raise :class:`CheckpointError` naming the file.
+
+    A file that is no torch file at all (text such as a README or a model card, an
+    ONNX model, an image, ...) is named for what it is, with what to give instead;
+    torch's advice to load with ``weights_only=False`` is never passed on.
 
     :param path: the ``.pt`` file.
     :param map_location: where tensors are loaded (weights only; the model is built later).
@@ -271,20 +341,32 @@ def load_checkpoint(path: PathLike, *, map_location: Union[str, torch.device] = 
     if p.stat().st_size == 0:
         raise CheckpointError(f'{where} is empty (0 bytes): it was not written completely. '
                               'Restore it or train/export it again.')
+    with open(p, 'rb') as f:
+        head = f.read(4096)
+    kind = _what_file(p, head)
+    if kind is not None:
+        beside = p.with_suffix('.pt')
+        hint = f' The checkpoint beside it is {beside}.' if beside != p and beside.is_file() \
+            else ''
+        raise CheckpointError(f'{where} is {kind}, not a torch checkpoint. {GIVE}{hint}')
     try:
-        raw = torch.load(p, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of a
+            warnings.simplefilter('ignore', UserWarning)  # non-torch pickle: refused below
+            raw = torch.load(p, map_location=map_location, weights_only=True)
     except (zipfile.BadZipFile, EOFError, RuntimeError) as e:
         msg = _first_line(e)
+        if 'weights_only' in str(e):
+            raise CheckpointError(f'{where} is not an eunet_ros checkpoint: '
+                                  f'{_torch_load_problem(e)}. {GIVE}') from None
         if 'zip' in msg.lower() or 'central directory' in msg.lower() or isinstance(
                 e, (zipfile.BadZipFile, EOFError)):
             raise CheckpointError(
                 f'{where} is truncated or not a torch file ({msg}). Restore it or train/export '
                 'it again.') from None
         raise CheckpointError(f'{where} could not be read ({msg}).') from None
-    except Exception as e:  # pickle errors, weights_only refusals, ...
-        raise CheckpointError(
-            f'{where} is not an eunet_ros checkpoint or holds objects that are not allowed '
-            f'with weights_only=True ({type(e).__name__}: {_first_line(e)}).') from None
+    except Exception as e:  # noqa: B902 - pickle errors, weights_only refusals, KeyError ...
+        raise CheckpointError(f'{where} is not an eunet_ros checkpoint: '
+                              f'{_torch_load_problem(e)}. {GIVE}') from None
     ckpt = from_dict(raw, where=where)
     ckpt.path = p
     if expect_num_classes is not None and ckpt.num_classes != expect_num_classes:

@@ -27,7 +27,7 @@ from eunet_ros.core.options import check_choice
 from eunet_ros.ros import dds_profile
 from eunet_ros.ros.frame_source import FrameSource, FrameSourceError
 from eunet_ros.ros.image_conversion import to_byte_array
-from eunet_ros.ros.node_params import ConfigError, ParamSpec
+from eunet_ros.ros.node_params import asks_for_help, ConfigError, parameters_help, ParamSpec
 from eunet_ros.ros.ros_util import declare, image_msg, run_node
 from rclpy.exceptions import NameValidationException
 from rclpy.node import Node
@@ -207,8 +207,21 @@ class CameraReplay(Node):
         return super().destroy_node()
 
 
+HELP_SUMMARY = (
+    'Publish a video, an image folder, a glob or one image as a camera: sensor_msgs/Image on '
+    '<topic> (and CompressedImage on <topic>/compressed when asked) at <rate> Hz, stamped with '
+    'the node clock. It exits after one pass with loop:=false, or after max_frames.')
+HELP_EXAMPLES = (
+    'camera_replay --ros-args -p source:=.cache/demo/drive_1280x720_30fps_20s_seed2026.mp4 '
+    '-p rate:=30.0 -p topic:=/camera/image',
+)
+
+
 def main(args: Optional[List[str]] = None) -> int:
     """Run camera_replay until done, Ctrl-C or an external shutdown; return the exit status."""
+    if asks_for_help(sys.argv[1:] if args is None else args):
+        print(parameters_help('camera_replay', HELP_SUMMARY, REPLAY_PARAMS, HELP_EXAMPLES))
+        return 0
     _, dds_note = dds_profile.apply_large_message_profile()
     return run_node('camera_replay', lambda: CameraReplay(dds_note=dds_note),
                     lambda node, executor: executor.spin_until_future_complete(node.done),

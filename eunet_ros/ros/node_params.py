@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import re
+import textwrap
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from eunet_ros.core.options import (BACKENDS, check_choice, ConfigError, PRECISIONS, side_ok,
@@ -44,6 +45,9 @@ __all__ = [
     'resolve_groups',
     'runtime_check',
     'markdown_table',
+    'all_specs',
+    'asks_for_help',
+    'parameters_help',
 ]
 
 TRANSPORTS = ('raw', 'compressed')
@@ -162,6 +166,11 @@ GLOBAL_PARAMS: Tuple[ParamSpec, ...] = (
        choices=RELIABILITIES),
     _p('diagnostics_period', 1.0, 'Seconds between two /diagnostics messages.',
        min_value=0.05, max_value=60.0),
+    _p('no_frames_warning_s', 5.0, 'Seconds a camera may go without a frame (since start, '
+       'or since its last frame) before the node warns, throttled, naming the topic, whether '
+       'a publisher is matched and the QoS of the publishers it sees, and sets the '
+       "camera's diagnostics to WARN (no frames); 0: never warn.",
+       min_value=0.0, max_value=3600.0, read_only=False),
 )
 
 # Names a camera cannot have: its parameters would clash with these.
@@ -223,6 +232,7 @@ class NodeSettings:
     input_depth: int = 1
     output_reliability: str = 'reliable'
     diagnostics_period: float = 1.0
+    no_frames_warning_s: float = 5.0
     cuda_graphs: bool = True
     backend: str = 'auto'
 
@@ -356,6 +366,7 @@ def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
         input_depth=int(_number(values, 'qos.depth')),
         output_reliability=_choice(values, 'output_qos.reliability', RELIABILITIES),
         diagnostics_period=float(_number(values, 'diagnostics_period')),
+        no_frames_warning_s=float(_number(values, 'no_frames_warning_s')),
         cuda_graphs=bool(values['cuda_graphs']),
         backend=_choice(values, 'backend', BACKENDS),
     )
@@ -405,19 +416,62 @@ def _md(text: str) -> str:
     return text.replace('<', '&lt;').replace('>', '&gt;').replace('|', '\\|')
 
 
+def all_specs() -> List[ParamSpec]:
+    """Return every parameter of segment_node, with ``<camera>`` and ``<group>`` as names."""
+    return list(GLOBAL_PARAMS) + list(camera_params('<camera>')) + [group_param('<group>')]
+
+
+def _default_text(spec: ParamSpec) -> str:
+    if spec.name.startswith('group.'):
+        return 'cones: the five cone classes; track: [track]'
+    if isinstance(spec.default, str):
+        return f"'{spec.default}'"
+    return str(spec.default)
+
+
+def asks_for_help(argv: Sequence[str]) -> bool:
+    """Return whether ``-h``/``--help`` comes before ``--ros-args`` in ``argv``."""
+    own = list(argv)[:list(argv).index('--ros-args')] if '--ros-args' in argv else list(argv)
+    return any(a in ('-h', '--help') for a in own)
+
+
+def parameters_help(prog: str, summary: str, specs: Sequence[ParamSpec],
+                    examples: Sequence[str] = ()) -> str:
+    """
+    Return the ``--help`` text of a node: usage, ``summary`` and every parameter.
+
+    :param prog: the executable's name.
+    :param summary: what the node does, one paragraph.
+    :param specs: the parameters it declares (name, type, default, allowed, description).
+    :param examples: command lines shown at the end.
+    """
+    wrap = textwrap.TextWrapper(width=92, initial_indent='      ', subsequent_indent='      ')
+    out = [f'usage: {prog} [-h] [--ros-args [-p NAME:=VALUE ...] [--params-file FILE]]', '',
+           textwrap.fill(summary, 92), '',
+           textwrap.fill('ROS 2 parameters: set them with --ros-args -p NAME:=VALUE or '
+                         '--params-file FILE (with ros2 launch: in the config file). Other '
+                         'ROS arguments work too (-r __ns:=/NAMESPACE, --log-level debug).',
+                         92)]
+    for spec in specs:
+        change = 'restart to change' if spec.read_only else 'changeable at run time'
+        out.append(f'  {spec.name}  ({spec.type_name}, default {_default_text(spec)}, '
+                   f'{change})')
+        out.extend(wrap.wrap(spec.description))
+        if spec.allowed:
+            out.extend(wrap.wrap('allowed: ' + spec.allowed))
+    if examples:
+        out += ['', 'examples:'] + [f'  {e}' for e in examples]
+    return '\n'.join(out)
+
+
 def markdown_table() -> str:
     """Return the parameters as a Markdown table (for the README; it cannot drift)."""
     rows = ['| parameter | type | default | allowed | run-time change | description |',
             '|---|---|---|---|---|---|']
-    specs = list(GLOBAL_PARAMS) + list(camera_params('<camera>')) + [group_param('<group>')]
-    for s in specs:
-        default = s.default
-        if s.name.startswith('group.'):
-            default = 'cones: the five cone classes; track: [track]'
-        elif isinstance(default, str):
-            default = f"'{default}'"
-        rows.append(f'| `{s.name}` | {s.type_name} | `{default}` | {_md(s.allowed or "-")} | '
-                    f'{"no (restart)" if s.read_only else "yes"} | {_md(s.description)} |')
+    for s in all_specs():
+        rows.append(f'| `{s.name}` | {s.type_name} | `{_default_text(s)}` | '
+                    f'{_md(s.allowed or "-")} | {"no (restart)" if s.read_only else "yes"} | '
+                    f'{_md(s.description)} |')
     return '\n'.join(rows)
 
 

@@ -17,7 +17,11 @@ A thin rclpy adapter over :class:`eunet_ros.core.engine.SegmentationEngine`:
   ``<camera>/<group>/mask`` (mono8 0/255, only computed while subscribed);
 * ``~/class_table`` (std_msgs/String, JSON, transient local) describes the class
   ids, names and colours; ``/diagnostics`` reports rates, latencies and drops;
-  ``~/enable`` (std_srvs/SetBool) pauses and resumes inference.
+  ``~/enable`` (std_srvs/SetBool) pauses and resumes inference;
+* a camera that sends nothing for ``no_frames_warning_s`` gets a throttled warning
+  naming its topic, whether a publisher is matched and the QoS of the publishers
+  seen there (a wrong topic, or a reliability or type mismatch, is otherwise
+  silent), and its diagnostics turn WARN.
 
 Bad frames are dropped with a throttled log line and counted; the node keeps
 running. Parameters are declared from :mod:`eunet_ros.ros.node_params`.
@@ -38,8 +42,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from eunet_ros.ros import dds_profile
 from eunet_ros.ros.frame_slots import LatestFrameSlots
 from eunet_ros.ros.image_conversion import ImageConversionError, make_converter
-from eunet_ros.ros.node_params import (camera_params, CameraSettings, check_names, ConfigError,
-                                       GLOBAL_PARAMS, group_param, NodeSettings, parse_settings,
+from eunet_ros.ros.node_params import (all_specs, asks_for_help, camera_params, CameraSettings,
+                                       check_names, ConfigError, GLOBAL_PARAMS, group_param,
+                                       NodeSettings, parameters_help, parse_settings,
                                        RESERVED_NAMES, resolve_groups, runtime_check)
 from eunet_ros.ros.ros_util import declare, image_msg, run_node
 from eunet_ros.ros.stats import CameraStats, LatencyWindow, LogThrottle
@@ -100,6 +105,8 @@ class _Camera:
         self.mask_pub = None
         self.overlay_pub = None
         self.group_pubs: Dict[str, Any] = {}
+        self.last_frame_t: Optional[float] = None  # monotonic time of the newest frame
+        self.silence_reported = False
 
 
 class SegmentNode(Node):
@@ -211,6 +218,9 @@ class SegmentNode(Node):
         self._overlay_alpha = settings.overlay_alpha
         self._max_batch = settings.max_batch
         self._throttle = LogThrottle(5.0)
+        # the same silence is reported again after this long; a new situation at once
+        self._silence_throttle = LogThrottle(30.0)
+        self._no_frames_warning_s = settings.no_frames_warning_s
         self._infer_latency = LatencyWindow()
         self._batch_lock = threading.Lock()
         self._batches = 0
@@ -229,6 +239,7 @@ class SegmentNode(Node):
         for cs in settings.cameras:
             self._cams[cs.name] = self._create_camera(cs, in_qos, out_qos)
         self._slots = LatestFrameSlots(self._cams)
+        self._subscribed_t = time.monotonic()
 
     def _create_camera(self, cs: CameraSettings, in_qos: QoSProfile,
                        out_qos: QoSProfile) -> _Camera:
@@ -262,6 +273,7 @@ class SegmentNode(Node):
         self._diag_timer = self.create_timer(self._settings.diagnostics_period,
                                              self._publish_diagnostics)
         self._enable_srv = self.create_service(SetBool, '~/enable', self._on_enable)
+        self._silence_timer = self.create_timer(1.0, self._check_silence)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     def _start_worker(self) -> None:
@@ -337,6 +349,10 @@ class SegmentNode(Node):
     def _on_frame(self, camera: str, msg: Any) -> None:
         cam = self._cams[camera]
         cam.stats.count('received')
+        cam.last_frame_t = time.monotonic()
+        if cam.silence_reported:
+            cam.silence_reported = False
+            self.get_logger().info(f'camera {cam.name!r}: frames arrive on {cam.topic}')
         if not self._enabled:
             cam.stats.count('paused')
             return
@@ -369,6 +385,8 @@ class SegmentNode(Node):
                 self._overlay_alpha = float(p.value)
             elif p.name == 'max_batch':
                 self._max_batch = int(p.value)
+            elif p.name == 'no_frames_warning_s':
+                self._no_frames_warning_s = float(p.value)
             self.get_logger().info(f'parameter {p.name} = {p.value}')
         return SetParametersResult(successful=True)
 
@@ -449,10 +467,48 @@ class SegmentNode(Node):
         cam.stats.count('processed')
         cam.stats.last_frame = f'{w}x{h} {getattr(msg, "encoding", None) or msg.format}'
 
+    # ------------------------------------------------------------ silent cameras
+    def _silent_for(self, cam: _Camera, now: Optional[float] = None) -> Optional[float]:
+        """Return the seconds ``cam`` has gone without a frame, once past the grace period."""
+        grace = self._no_frames_warning_s
+        if grace <= 0 or not self._enabled:
+            return None
+        since = cam.last_frame_t if cam.last_frame_t is not None else self._subscribed_t
+        silent = (time.monotonic() if now is None else now) - since
+        return silent if silent >= grace else None
+
+    def _describe_publishers(self, cam: _Camera) -> '_Publishers':
+        """Describe the publishers on ``cam``'s topic as the graph shows them."""
+        try:
+            infos = list(self.get_publishers_info_by_topic(cam.topic))
+        except Exception:  # noqa: B902 - the graph query failed (shutting down): say nothing
+            infos = []
+        count = getattr(cam.sub, 'get_publisher_count', None)  # rclpy of Iron and later
+        matched = count() if count is not None else None
+        return _Publishers(infos, matched, cam.sub.msg_type, self._settings.input_reliability)
+
+    def _check_silence(self) -> None:
+        """Warn (throttled) about every camera silent for longer than no_frames_warning_s."""
+        for cam in self._cams.values():
+            silent = self._silent_for(cam)
+            if silent is None:
+                continue
+            seen = self._describe_publishers(cam)
+            # a new situation (publishers, their QoS, matching) is reported at once
+            if self._silence_throttle.allow((cam.name, seen.key)) is None:
+                continue
+            cam.silence_reported = True
+            since = 'since the node started' if cam.last_frame_t is None else 'since the last one'
+            self.get_logger().warning(
+                f'camera {cam.name!r}: no frames on {cam.topic} for {silent:.1f} s ({since}): '
+                f'{seen.explain()}')
+
     # -------------------------------------------------------------- diagnostics
     def _camera_status(self, cam: _Camera) -> DiagnosticStatus:
         s = cam.stats.snapshot()
         period = s['period_s']
+        silent = self._silent_for(cam)
+        seen = self._describe_publishers(cam) if silent is not None else None
         if not self._enabled:
             level, text = DiagnosticStatus.OK, 'paused (~/enable false)'
         elif s['failed_period']:
@@ -469,6 +525,10 @@ class SegmentNode(Node):
             level, text = DiagnosticStatus.WARN, (
                 f'dropped {s["dropped_period"]} of {s["received_period"]} frames: inference is '
                 'slower than the input')
+        elif silent is not None and not s['received_period']:
+            level, text = DiagnosticStatus.WARN, (
+                f'no frames on {cam.topic} for {silent:.1f} s'
+                f'{"" if s["received"] else " since start"}: {seen.summary}')
         elif not s['received']:
             level, text = DiagnosticStatus.OK, f'waiting for frames on {cam.topic}'
         elif not s['received_period']:
@@ -502,12 +562,17 @@ class SegmentNode(Node):
             ('checkpoint', self._engine.checkpoint.name),
             ('enabled', str(self._enabled).lower()),
         ]
+        if seen is not None:
+            kv += [('seconds_without_frames', f'{silent:.1f}'),
+                   ('publishers', str(len(seen.infos))),
+                   ('publishers_matched', '-' if seen.matched is None else str(seen.matched)),
+                   ('publisher_qos', seen.qos or '-')]
         return DiagnosticStatus(level=level, name=f'{self.get_name()}: camera {cam.name}',
                                 message=text, hardware_id=str(self._engine.device),
                                 values=[KeyValue(key=k, value=v) for k, v in kv])
 
     def _engine_status(self) -> DiagnosticStatus:
-        p50, p99, n = self._infer_latency.summary_ms()
+        p50, p99, n = self._infer_latency.summary_ms()  # NaN (shown '-') before any frame
         with self._batch_lock:
             mean_batch = self._batched_frames / self._batches if self._batches else 0.0
             batches = self._batches
@@ -526,8 +591,12 @@ class SegmentNode(Node):
             ('image_conversion', self._converter_note),
             ('enabled', str(self._enabled).lower()),
         ]
-        text = (f'{self._engine.description}; inference p50 {_ms(p50)} ms'
-                if self._enabled else 'paused (~/enable false)')
+        if not self._enabled:
+            text = 'paused (~/enable false)'
+        elif n:
+            text = f'{self._engine.description}; inference p50 {_ms(p50)} ms'
+        else:
+            text = f'{self._engine.description}; no frame inferred yet'
         return DiagnosticStatus(level=DiagnosticStatus.OK, name=f'{self.get_name()}: engine',
                                 message=text, hardware_id=str(self._engine.device),
                                 values=[KeyValue(key=k, value=v) for k, v in kv])
@@ -551,12 +620,97 @@ class SegmentNode(Node):
         return super().destroy_node()
 
 
+class _Publishers:
+    """
+    The publishers the graph shows on a silent camera's topic, and why none delivers.
+
+    :param infos: ``get_publishers_info_by_topic`` of the topic.
+    :param matched: publishers the subscription is matched with (None: this rclpy cannot
+        tell; then compatibility is judged from type and reliability).
+    :param msg_type: the message class the camera subscribes with.
+    :param reliability: the subscription's reliability (best_effort or reliable).
+    """
+
+    def __init__(self, infos: List[Any], matched: Optional[int], msg_type: Any,
+                 reliability: str) -> None:
+        self.infos = infos
+        self.matched = matched
+        self.reliability = reliability
+        self.wanted_type = (f'{msg_type.__module__.split(".")[0]}/msg/{msg_type.__name__}')
+        self.entries = [(f'{i.node_namespace.rstrip("/")}/{i.node_name}', i.topic_type,
+                         _reliability_name(i.qos_profile)) for i in infos]
+
+    @property
+    def key(self) -> tuple:
+        """Return what identifies the situation (publishers, types, QoS, matching)."""
+        return (tuple(sorted(self.entries)), self.matched)
+
+    @property
+    def qos(self) -> str:
+        """Return the publishers' reliability, e.g. ``best_effort x2``; '' without publishers."""
+        names = [r for _, _, r in self.entries]
+        return ', '.join(f'{r} x{names.count(r)}' for r in sorted(set(names)))
+
+    @property
+    def summary(self) -> str:
+        """One short line for diagnostics."""
+        n = len(self.infos)
+        if not n:
+            return 'no publisher on this topic'
+        matched = '?' if self.matched is None else self.matched
+        return f'{n} publisher(s), {matched} matched ({self.qos})'
+
+    def explain(self) -> str:
+        """Say what the graph shows and the likely cause, for the console."""
+        if not self.infos:
+            return ('no publisher on this topic. Is the camera running, and is this its topic? '
+                    'Compare with `ros2 topic list -t` and set camera_topic (or '
+                    '<camera>.topic).')
+        shown = '; '.join(f'{node} ({typ}, {rel})' for node, typ, rel in self.entries[:3])
+        more = f' and {len(self.entries) - 3} more' if len(self.entries) > 3 else ''
+        matched = 'an unknown number' if self.matched is None else str(self.matched)
+        head = (f'{len(self.infos)} publisher(s) on this topic, {matched} matched: {shown}{more}. '
+                f'This camera subscribes {self.wanted_type}, {self.reliability}.')
+        wrong_type = [e for e in self.entries if e[1] != self.wanted_type]
+        if wrong_type:
+            return (f'{head} A publisher sends {wrong_type[0][1]}: set <camera>.transport '
+                    '(raw: sensor_msgs/msg/Image, compressed: sensor_msgs/msg/CompressedImage on '
+                    '<topic>/compressed) or the topic to the right one.')
+        if self.reliability == 'reliable' and any(r == 'best_effort' for _, _, r in self.entries):
+            return (f'{head} A reliable subscription does not match best-effort publishers: '
+                    'set qos.reliability:=best_effort (the default).')
+        return (f'{head} Matched but nothing arrived: the publisher may not publish yet, or '
+                'large best-effort images are lost between processes (README: Large images '
+                'over DDS).')
+
+
+def _reliability_name(qos: Any) -> str:
+    """Return ``best_effort``, ``reliable`` or what else a QoS profile's reliability says."""
+    rel = getattr(qos, 'reliability', None)
+    name = getattr(rel, 'name', None) or str(rel)
+    return name.lower()
+
+
 def _ms(v: float) -> str:
-    return 'nan' if math.isnan(v) else f'{v:.1f}'
+    """Format milliseconds; '-' when there is no figure (never 'nan' in diagnostics)."""
+    return '-' if not math.isfinite(v) else f'{v:.1f}'
+
+
+HELP_SUMMARY = (
+    'EUnet segmentation of one or several cameras: per camera <camera>/mask (mono8 class ids), '
+    '<camera>/overlay and <camera>/<group>/mask; ~/class_table, /diagnostics and the '
+    '~/enable service (std_srvs/SetBool). With no checkpoint it loads the packaged model.')
+HELP_EXAMPLES = (
+    'ros2 run eunet_ros segment_node --ros-args -p camera_topic:=/my_cam/image_raw',
+    'segment_node --ros-args --params-file config/default.yaml -p device:=cpu',
+)
 
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run segment_node until Ctrl-C or an external shutdown; return the exit status."""
+    if asks_for_help(sys.argv[1:] if args is None else args):
+        print(parameters_help('segment_node', HELP_SUMMARY, all_specs(), HELP_EXAMPLES))
+        return 0
     _, dds_note = dds_profile.apply_large_message_profile()
     return run_node('segment_node', lambda: SegmentNode(dds_note=dds_note),
                     lambda node, executor: executor.spin(),

@@ -6,7 +6,9 @@ Measuring tools, never needed on the car.
 
 ``benchmark`` (network and engine, peers in the same run), ``bench_node`` (the node
 end to end over DDS) with ``bench_camera`` (its camera processes), ``common``
-(tables, ``WxH`` options, the environment record) and ``child_process`` (processes
-with a log, stopped like Ctrl-C; also used by the demo). ``python -m
-eunet_ros.benchmark`` is their command line. May import every layer below.
+(tables, ``WxH`` options, the environment record), ``child_process`` (processes
+with a log, stopped like Ctrl-C; also used by the demo) and ``view`` (the node's
+overlay or mask to PNGs or an MP4, and ``~/enable``, without rviz or the ros2 CLI).
+``python -m eunet_ros.benchmark`` is the benchmarks' command line. May import every
+layer below.
 """

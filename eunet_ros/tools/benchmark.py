@@ -15,6 +15,13 @@ two CPU backends of the engine side by side; ``--checkpoints`` adds trained
 checkpoints, whose network runs at the checkpoint's own input size (the frames of
 each resolution are letterboxed to it, as in the node).
 
+By default it measures the default EUnet variant (``fast``) and the peers, quickly;
+``--variants seed fast`` adds the original full-resolution layout (seconds per
+1280x720 frame on a CPU). ``--max-time`` is the budget of the whole run: each
+resolution x precision gets an equal share of what is left, and the ones that no
+longer fit are skipped with a note (a single call slower than the budget still
+runs once warm and once timed).
+
     python -m eunet_ros.benchmark --device cpu
     python -m eunet_ros.benchmark --device cpu --backends torch onnxruntime \
         --checkpoints models/eunet_fs_synthetic.pt
@@ -34,12 +41,14 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from eunet_ros.core.checkpoint import (Checkpoint, DEFAULT_CLASSES, DEFAULT_PALETTE,
-                                       IMAGENET_MEAN, IMAGENET_STD, load_checkpoint)
+from eunet_ros.core.checkpoint import (Checkpoint, CheckpointError, DEFAULT_CLASSES,
+                                       DEFAULT_PALETTE, IMAGENET_MEAN, IMAGENET_STD,
+                                       load_checkpoint)
 from eunet_ros.core.engine import (capture_cuda_graph, DTYPES, EngineError, padded_size,
                                    resolve_backend, resolve_device, resolve_precision,
                                    SegmentationEngine, wants_channels_last)
-from eunet_ros.core.model import build_eunet, config_for_variant, count_parameters, VARIANTS
+from eunet_ros.core.model import (build_eunet, config_for_variant, count_parameters,
+                                  DEFAULT_VARIANT, VARIANTS)
 from eunet_ros.core.options import BACKENDS, PRECISIONS
 from eunet_ros.core.peers import build_peer, PEERS, torchvision_available
 from eunet_ros.fileio import atomic_write_json
@@ -134,19 +143,24 @@ def _network_call(net: nn.Module, x: torch.Tensor, *, device: torch.device, back
 
 def time_round_robin(jobs: Sequence[Tuple[Dict[str, object], Dict[str, Callable[[], object]]]],
                      device: torch.device, *, warmup: int, iters: int,
-                     min_time: float, max_time: float, slot: float = 0.25) -> None:
+                     min_time: float, max_time: float, slot: float = 0.25,
+                     min_rounds: int = 3, deadline: Optional[float] = None) -> None:
     """
     Time every function of every job in turn, one call each per round.
 
     Interleaving makes the ratios between models robust to load that drifts during
     the run (other processes on a shared CPU, GPU clocks). In a round each function
     is called repeatedly for ``slot`` seconds (at least once). Rounds continue until
-    ``iters`` rounds and ``min_time`` seconds have passed, or ``max_time`` seconds.
+    ``iters`` rounds and ``min_time`` seconds have passed, or ``max_time`` seconds
+    (after at least ``min_rounds`` rounds). With ``deadline`` (a ``time.perf_counter``
+    value) warm-up calls beyond the first of each function stop there.
     Median and minimum (ms) are written into each job's row.
     """
     keys = [(i, k) for i, (_, fns) in enumerate(jobs) for k in fns]
     for i, k in keys:
-        for _ in range(warmup):
+        for n in range(warmup):
+            if n and deadline is not None and time.perf_counter() > deadline:
+                break
             jobs[i][1][k]()
     _sync(device)
     times: Dict[Tuple[int, str], List[float]] = {key: [] for key in keys}
@@ -167,7 +181,7 @@ def time_round_robin(jobs: Sequence[Tuple[Dict[str, object], Dict[str, Callable[
                     break
         rounds += 1
         elapsed = time.perf_counter() - start
-        if rounds >= 3 and elapsed > max_time:
+        if rounds >= max(1, min_rounds) and elapsed > max_time:
             break
         if rounds >= iters and elapsed >= min_time:
             break
@@ -205,8 +219,10 @@ def get_args_parser() -> argparse.ArgumentParser:
                'python -m eunet_ros.benchmark node --help',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
-    p.add_argument('--variants', nargs='+', default=['seed', 'fast'],
-                   choices=sorted(VARIANTS), help='EUnet variants to measure')
+    p.add_argument('--variants', nargs='+', default=[DEFAULT_VARIANT],
+                   choices=sorted(VARIANTS),
+                   help='EUnet variants to measure (seed, the original full-resolution '
+                        'layout, takes seconds per 1280x720 frame on a CPU: ask for it)')
     p.add_argument('--peers', nargs='*', default=list(PEERS), choices=list(PEERS),
                    help='torchvision peers to measure when torchvision imports '
                         '(give --peers with no names to skip them)')
@@ -227,15 +243,17 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument('--min-time', type=float, default=2.0,
                    help='keep timing until this many seconds have passed')
     p.add_argument('--max-time', type=float, default=60.0,
-                   help='stop after this many seconds per resolution/precision '
-                        '(at least 3 rounds)')
+                   help='seconds for the whole run: each resolution x precision gets an '
+                        'equal share of what is left, those that no longer fit are skipped '
+                        '(every function still runs once warm and once timed)')
     p.add_argument('--threads', type=int, default=None,
                    help='torch CPU threads (ONNX Runtime: its default)')
     p.add_argument('--cuda-graphs', action='store_true',
                    help='replay the network from a CUDA graph, alone and in the engine '
                         '(CUDA only; without it both run eagerly)')
     p.add_argument('--no-engine', action='store_true', help='measure the network alone')
-    p.add_argument('--json', default='benchmark_results.json', help='where to write rows')
+    p.add_argument('--json', default='benchmark_results.json',
+                   help='where to write the rows (benchmark_results*.json is git-ignored)')
     return p
 
 
@@ -245,12 +263,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.batch < 1:
         print('error: --batch must be >= 1', file=sys.stderr)
         return 2
+    if args.max_time <= 0:
+        print('error: --max-time must be > 0 (seconds for the whole run)', file=sys.stderr)
+        return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    env = environment(device)
-    print('# eunet_ros benchmark: ' + ', '.join(f'{k}={v}' for k, v in env.items()))
-    rows = _measure_all(args, device, _models(args))
+    start = time.perf_counter()
+    try:
+        # the node's checks and messages: a device or precision it refuses, refused here too
+        device = resolve_device(args.device)
+        for prec in args.precisions:
+            resolve_precision(prec, device)
+        env = environment(device)
+        print('# eunet_ros benchmark: ' + ', '.join(f'{k}={v}' for k, v in env.items()))
+        rows = _measure_all(args, device, _models(args), deadline=start + args.max_time)
+    except (EngineError, CheckpointError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    print(f'# measured in {time.perf_counter() - start:.1f} s (--max-time {args.max_time:g} s)')
     print()
     print(format_table(rows))
     if args.json:
@@ -286,35 +316,49 @@ def _models(args: argparse.Namespace) -> List[_Model]:
 
 
 def _measure_all(args: argparse.Namespace, device: torch.device,
-                 models: Sequence[_Model]) -> List[Dict[str, object]]:
-    """Time every model per resolution and precision, backends side by side; return the rows."""
+                 models: Sequence[_Model], deadline: float) -> List[Dict[str, object]]:
+    """
+    Time every model per resolution and precision, backends side by side; return the rows.
+
+    :param deadline: the ``time.perf_counter`` value the run ends by: each resolution x
+        precision gets an equal share of the time left; those that no longer fit are
+        skipped with a note.
+    """
     rows: List[Dict[str, object]] = []
     torch.manual_seed(0)
-    for res in args.resolutions:
-        for prec_arg in args.precisions:
-            precision = resolve_precision(prec_arg, device)
-            jobs = []
-            for backend in args.backends:
-                for name, make, ckpt in models:
-                    try:
-                        jobs.append(prepare(
-                            name, make(), device=device, precision=precision, resolution=res,
-                            batch=args.batch, cuda_graphs=args.cuda_graphs,
-                            engine=not args.no_engine, num_classes=args.num_classes,
-                            backend=backend, checkpoint=ckpt))
-                    except EngineError as e:
-                        print(f'# {name} {precision} backend {backend} skipped: {e}')
-            if not jobs:
-                continue
-            time_round_robin(jobs, device, warmup=args.warmup, iters=args.iters,
-                             min_time=args.min_time, max_time=args.max_time)
-            for row, _ in jobs:
-                rows.append(row)
-                print(f'# {row["model"]} {row["resolution"]} {precision} {row["backend"]}: net '
-                      f'{row["net_ms"]:.2f} ms'
-                      + (f', engine {row["engine_ms"]:.2f} ms' if 'engine_ms' in row else ''),
-                      flush=True)
-            del jobs
+    groups = [(res, p) for res in args.resolutions for p in args.precisions]
+    for n, (res, prec_arg) in enumerate(groups):
+        now = time.perf_counter()
+        if now >= deadline:
+            left = ', '.join(f'{w}x{h} {p}' for (w, h), p in groups[n:])
+            print(f'# --max-time {args.max_time:g} s used up: skipped {left}', flush=True)
+            break
+        group_end = now + (deadline - now) / (len(groups) - n)
+        precision = resolve_precision(prec_arg, device)
+        jobs = []
+        for backend in args.backends:
+            for name, make, ckpt in models:
+                try:
+                    jobs.append(prepare(
+                        name, make(), device=device, precision=precision, resolution=res,
+                        batch=args.batch, cuda_graphs=args.cuda_graphs,
+                        engine=not args.no_engine, num_classes=args.num_classes,
+                        backend=backend, checkpoint=ckpt))
+                except EngineError as e:
+                    print(f'# {name} {precision} backend {backend} skipped: {e}')
+        if not jobs:
+            continue
+        budget = max(0.0, group_end - time.perf_counter())
+        time_round_robin(jobs, device, warmup=args.warmup, iters=args.iters,
+                         min_time=min(args.min_time, budget), max_time=budget,
+                         min_rounds=1, deadline=group_end)
+        for row, _ in jobs:
+            rows.append(row)
+            print(f'# {row["model"]} {row["resolution"]} {precision} {row["backend"]}: net '
+                  f'{row["net_ms"]:.2f} ms'
+                  + (f', engine {row["engine_ms"]:.2f} ms' if 'engine_ms' in row else ''),
+                  flush=True)
+        del jobs
     return rows
 
 
