@@ -29,8 +29,8 @@ BLUE, YELLOW, ORANGE, LARGE_ORANGE, UNKNOWN = (FS_CLASSES.index(n) for n in (
 TRACK = FS_CLASSES.index('track')
 CONES = (BLUE, YELLOW, ORANGE, LARGE_ORANGE, UNKNOWN)
 # Hue (degrees) of the body of real FS cones, as the renders must show them.
-HUE_RANGE = {BLUE: (200.0, 245.0), YELLOW: (38.0, 68.0), ORANGE: (5.0, 35.0),
-             LARGE_ORANGE: (5.0, 35.0)}
+HUE_RANGE = {BLUE: (200.0, 245.0), YELLOW: (38.0, 70.0), ORANGE: (5.0, 32.0),
+             LARGE_ORANGE: (5.0, 32.0)}
 PLAIN = {'exposure': 1.0, 'wb': np.ones(3), 'gamma': 1.0, 'vignette': 0.0, 'blur': 0.0,
          'motion': 0, 'motion_angle': 0.0, 'noise': 0.0, 'jpeg': 0, 'bloom': 0.0,
          'flare': 0.0, 'knee': 0.9}
@@ -112,7 +112,7 @@ def test_cone_colours_stay_in_their_class_hue_range_and_vary():
         for c in HUE_RANGE:
             inner = cv2.erode((mask == c).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
             body = inner & (s > 90) & (v > 40)
-            if body.sum() >= 8:
+            if body.sum() >= 25:   # not a few pixels smeared by motion blur
                 found[c].append(np.median(h[body]))
     for c, (lo, hi) in HUE_RANGE.items():
         hues = np.array(found[c])

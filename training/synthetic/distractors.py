@@ -485,7 +485,7 @@ def markings(rng: np.random.Generator, center: np.ndarray, normal: np.ndarray,
         p = center[i] + normal[i] * rng.uniform(-width[i] / 2, width[i] / 2)
         ang = math.atan2(tangent[i, 1], tangent[i, 0]) + rng.normal(0, 0.2)
         d = np.array([math.cos(ang), math.sin(ang)])
-        out[_PATCH].append(_quad(p, d, rng.uniform(0.6, 5.0), rng.uniform(0.5, 3.0)))
+        out[_PATCH].append(_quad(p, d, rng.uniform(0.5, 3.0), rng.uniform(0.4, 1.8)))
     return {m: np.array(q, float).reshape(-1, 4, 2) for m, q in out.items() if q}
 
 

@@ -35,9 +35,9 @@ _DEFAULT_STYLE = {'z0': 0.0, 'n': 4, 'profile': ((0, 1, 1), (1, 1, 1)), 'sides':
 # a lighter royal blue; large orange cones like the small ones.
 _CONE_HSV = {
     BLUE: ((212.0, 232.0), (0.78, 0.95), (0.50, 0.78)),
-    YELLOW: ((44.0, 56.0), (0.85, 0.97), (0.85, 1.0)),
-    ORANGE: ((12.0, 30.0), (0.88, 0.98), (0.88, 1.0)),
-    LARGE_ORANGE: ((12.0, 28.0), (0.88, 0.98), (0.88, 1.0)),
+    YELLOW: ((44.0, 54.0), (0.85, 0.97), (0.85, 1.0)),
+    ORANGE: ((10.0, 26.0), (0.88, 0.98), (0.88, 1.0)),
+    LARGE_ORANGE: ((10.0, 25.0), (0.88, 0.98), (0.88, 1.0)),
 }
 
 
@@ -346,10 +346,10 @@ def _wear_cone(scene: _Scene, sub: np.ndarray, region: np.ndarray, t: np.ndarray
     coarse = tex[iv, iu, 1]
     blotch = det[iv, (iu * 3) % _TEX, 3]
     dirt = look['dirt'][i]
-    if dirt > 0:
-        d = np.clip((v - 0.45) * 2.2 * dirt + blotch * 0.6 * dirt + coarse * 0.3 - 0.15, 0, 0.85)
+    if dirt > 0:   # grime rising from the base, in patches
+        d = np.clip((v - 0.35) * 2.5 * dirt + blotch * 0.7 * dirt + coarse * 0.3 - 0.1, 0, 0.9)
         grey = px.mean(axis=1, keepdims=True)
-        muck = grey * 0.55 + np.array([0.10, 0.08, 0.05], np.float32)
+        muck = grey * 0.45 + np.array([0.09, 0.075, 0.05], np.float32)
         px = px * (1 - d[:, None]) + muck * d[:, None]
     scuff = look['scuff'][i]
     if scuff > 0:

@@ -341,6 +341,19 @@ def _draw_nose(scene: _Scene, col: np.ndarray, mask: np.ndarray) -> None:
     shade = scene.ambient + scene.direct * 0.6
     cv2.fillConvexPoly(col, p, tuple(float(v) * shade for v in colour), shift=4)
     cv2.fillConvexPoly(mask, p, BACKGROUND, shift=4)
+    # glossy bodywork: the sky mirrored along the top edge, darker towards the bottom
+    y0 = max(int(top), 0)
+    if y0 >= H:
+        return
+    on = np.zeros((H - y0, W), np.uint8)
+    cv2.fillConvexPoly(on, p - np.array([0, y0 * 16], np.int32), 1, shift=4)
+    rows = (np.arange(H - y0, dtype=np.float32) / max(H - top, 1.0))[:, None]
+    sheen = np.exp(-rows / np.float32(0.12)) * np.float32(0.35)
+    dark = np.float32(1.0) - np.float32(0.35) * rows
+    sub = col[y0:]
+    sel = on.astype(bool)
+    sky = scene.sky_horizon.astype(np.float32)
+    sub[sel] = (sub * dark[..., None] + sheen[..., None] * sky)[sel]
 
 
 def _white_balance(rng: np.random.Generator) -> np.ndarray:

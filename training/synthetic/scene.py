@@ -248,7 +248,7 @@ class _Scene:
                     else 0.0)
         self._make_materials(rng)
         # Cone colour variation of this event (faded, dirty), per-cone on top of it.
-        self.cone_tint = rng.uniform(0.92, 1.04, 3)
+        self.cone_tint = rng.uniform(0.95, 1.03, 3)
         self.black_bases = rng.random() < 0.4
         self.cone_age = rng.uniform(0.0, 1.0) ** 1.5
         self.autumn = rng.uniform(0.25, 0.9) if rng.random() < 0.3 else 0.0
@@ -307,7 +307,7 @@ class _Scene:
         yellow = np.array([0.92, 0.70, 0.10]) * rng.uniform(0.85, 1.0)
         worn = rng.uniform(0.1, 0.7)
         kerb = np.array([0.72, 0.12, 0.10]) * rng.uniform(0.85, 1.05)
-        patch = track * (rng.uniform(0.55, 0.8) if rng.random() < 0.7 else rng.uniform(1.1, 1.35))
+        patch = track * (rng.uniform(0.6, 0.85) if rng.random() < 0.75 else rng.uniform(1.05, 1.2))
         trees = np.array([0.10, 0.17, 0.09]) * rng.uniform(0.7, 1.5)
         sky = self.sky_horizon
         # materials: grass, apron, track, sky, trees, paint, yellow paint, kerbs, patch
@@ -507,7 +507,7 @@ class _Scene:
             if got is not None:
                 make = old[int(rng.integers(len(old)))]
                 self.boxes += make(rng, got[0][0], got[0][1], got[1] + rng.normal(0, 0.3))
-        for _ in range(n_of(10)):   # marshals and spectators in small groups
+        for _ in range(n_of(16)):   # marshals and spectators in small groups
             got = spot(1.5, 12.0, 0.5)
             if got is None:
                 continue
