@@ -292,30 +292,32 @@ def _tree_line(scene: _Scene, cam: _Camera, look: np.ndarray, col: np.ndarray,
     rx, ry, rz = (r[ys, xs] for r in ray_n)
     az = np.arctan2(ry, rx)
     el = rz / np.sqrt(rx * rx + ry * ry + f32(1e-9))
-    scale = f32(scene.ring_radius / 0.12)   # texels of 12 cm at the ring
+    scale = f32(scene.ring_radius / 0.3)   # texels of 30 cm at the ring: crowns of ~15 m
     u = (az * scale + f32(scene.tex_offset[0])) % f32(_TEX)
     v = (el * scale * f32(1.6) + f32(scene.tex_offset[1])) % f32(_TEX)
     det = _detail_textures()
     tex = _textures()
     iu, iv = u.astype(np.int32), v.astype(np.int32)
     crowns = det[iv, iu, 2]
-    patch = tex[(iv // 4) % _TEX, (iu // 4) % _TEX, 1]
+    patch = tex[(iv // 2) % _TEX, (iu // 2) % _TEX, 1]       # stands of one kind of tree
+    kind = det[(iv // 4) % _TEX, (iu // 4) % _TEX, 3]
     leaves = tex[iv, iu, 0]
     cache = scene.look_cache
     if 'tree_colours' not in cache:
         rng = np.random.default_rng([scene.look_seed, 0x7EE])
         greens = np.array([[0.07, 0.13, 0.06], [0.12, 0.20, 0.08], [0.16, 0.25, 0.10],
                            [0.09, 0.16, 0.09]]) * rng.uniform(0.75, 1.3)
-        autumn = np.array([[0.55, 0.25, 0.06], [0.62, 0.46, 0.10], [0.45, 0.12, 0.06],
-                           [0.35, 0.22, 0.09]]) * rng.uniform(0.8, 1.15)
+        autumn = np.array([[0.72, 0.33, 0.06], [0.74, 0.56, 0.10], [0.56, 0.15, 0.06],
+                           [0.42, 0.26, 0.09]]) * rng.uniform(0.8, 1.1)
         cache['tree_colours'] = (greens.astype(f32), autumn.astype(f32))
     greens, autumn = cache['tree_colours']
     gi = np.clip(((patch + 1) * 2).astype(np.int32), 0, 3)
     colour = greens[gi]
     if scene.autumn > 0:
-        ai = np.clip(((leaves + 1) * 2 + crowns).astype(np.int32), 0, 3)
-        fall = np.clip((patch * f32(1.7) + crowns * f32(0.5)) + f32(scene.autumn * 1.4 - 0.9),
-                       0, 1)
+        ai = np.clip(((kind * f32(1.2) + crowns * f32(0.3) + f32(1)) * 2).astype(np.int32),
+                     0, 3)   # orange, yellow, red or brown by stand, a little per crown
+        fall = np.clip((patch * f32(2.5) + crowns * f32(0.8)) * f32(2.0)
+                       + f32(scene.autumn * 2.0 - 1.0), 0, 1)
         colour = colour + (autumn[ai] - colour) * fall[:, None]
     light = f32(0.65) + f32(0.45) * np.clip(crowns * f32(1.2) + f32(0.3), 0, 1) \
         + f32(0.15) * leaves
