@@ -302,7 +302,8 @@ def block(rng: np.random.Generator, x: float, y: float, yaw: float) -> List[Part
 
 # -- plants --------------------------------------------------------------------
 def _foliage(rng: np.random.Generator, autumn: float) -> Tuple[Colour, Sequence[Colour]]:
-    """Return a foliage colour and the palette of its leaf clusters."""
+    """Return a foliage colour and the palette of its leaf clusters (autumn: some always)."""
+    autumn = max(autumn, 0.06)
     if rng.random() < autumn:
         return _pick(rng, _AUTUMN, 0.1), _AUTUMN
     return _pick(rng, _GREEN, 0.15), _GREEN + (_AUTUMN if rng.random() < autumn else ())
