@@ -139,7 +139,7 @@ def _crown(rng: np.random.Generator, x: float, y: float, z0: float, w: float, h:
                                     (1, 0.4, 0.4)),
                            decals=_mottle(rng, c, 3, 9, 2, 0.4, palette),
                            top=tuple(float(v) * 1.15 for v in c),
-                           bottom=tuple(float(v) * 0.5 for v in c)))
+                           bottom=tuple(float(v) * 0.8 for v in c)))
     return parts
 
 
@@ -156,23 +156,26 @@ def person(rng: np.random.Generator, x: float, y: float, yaw: float,
                        (0.45, 0.45, 0.45)) + tuple(_BRIGHT[:4]), 0.1)
     legs_h, torso_h = 0.47 * h, 0.31 * h
     stance = rng.uniform(0.08, 0.13)
-    parts = [f.part(0.0, side * stance, (0.15, 0.15, legs_h), trousers) for side in (-1, 1)]
+    leg = ((0, 0.75, 0.8), (1, 1, 1))   # tapering to the ankle
+    parts = [f.part(0.0, side * stance, (0.17, 0.17, legs_h), trousers, n=6, profile=leg)
+             for side in (-1, 1)]
+    torso = ((0, 0.85, 0.82), (0.8, 1, 1), (1, 0.8, 0.75))   # waist, chest, shoulders
     if vest is not None:
         # a hi-vis vest over the shirt: two reflective bands, the shirt at the hem
-        decals = [(0, -1, 0.0, 0.22, 1.0, 0.30, _REFLECTIVE),
-                  (0, -1, 0.0, 0.50, 1.0, 0.58, _REFLECTIVE),
-                  (0, -1, 0.0, 0.0, 1.0, 0.07, shirt)]
-        parts.append(f.part(0.0, 0.0, (0.26, 0.42, torso_h), vest, z0=legs_h,
-                            profile=((0, 0.92, 0.9), (1, 1, 1)), decals=decals,
-                            top=shirt))
+        decals = [(0, -1, 0.0, 0.27, 1.0, 0.37, _REFLECTIVE),
+                  (0, -1, 0.0, 0.62, 1.0, 0.72, _REFLECTIVE),
+                  (0, -1, 0.0, 0.0, 1.0, 0.09, shirt)]
+        parts.append(f.part(0.0, 0.0, (0.30, 0.46, torso_h), vest, z0=legs_h, n=6,
+                            profile=torso, decals=decals, top=shirt))
     else:
-        parts.append(f.part(0.0, 0.0, (0.24, 0.40, torso_h), shirt, z0=legs_h,
-                            profile=((0, 0.92, 0.9), (1, 1, 1))))
+        parts.append(f.part(0.0, 0.0, (0.28, 0.44, torso_h), shirt, z0=legs_h, n=6,
+                            profile=torso))
     arm_col = shirt if rng.random() < 0.5 else skin
     swing = rng.uniform(-0.25, 0.25)
     for side in (-1, 1):
-        parts.append(f.part(0.02 * side, side * 0.27, (0.10, 0.10, 0.34 * h), arm_col,
-                            lyaw=swing * side, z0=0.45 * h,
+        parts.append(f.part(0.02 * side, side * 0.245, (0.10, 0.10, 0.34 * h), arm_col,
+                            lyaw=swing * side, z0=0.45 * h, n=6,
+                            profile=((0, 0.8, 0.8), (1, 1, 1)),
                             decals=[(0, -1, 0.0, 0.0, 1.0, 0.14, skin)]))
     cap = rng.random() < 0.3
     parts.append(f.part(0.0, 0.0, (0.20, 0.18, 0.135 * h), skin, z0=legs_h + torso_h + 0.02,
