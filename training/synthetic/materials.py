@@ -58,6 +58,32 @@ def _rgb_to_hsv(rgb: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 # -- object meshes ---------------------------------------------------------------
+_RINGS: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _part_verts(box: Tuple) -> np.ndarray:
+    """Return the world vertices of a part (rings x sides, flattened to V x 3)."""
+    x, y, yaw, (sx, sy, sz) = box[:4]
+    style = box[5] if len(box) > 5 else _DEFAULT_STYLE
+    n = style['n']
+    if n not in _RINGS:
+        th = 2 * np.pi * (np.arange(n) + 0.5) / n
+        rad = 1.0 / math.cos(math.pi / n) if n == 4 else 1.0
+        _RINGS[n] = (np.cos(th) * rad / 2, np.sin(th) * rad / 2)
+    cx, cy = _RINGS[n]
+    prof = style['profile']
+    kx = np.array([p[1] for p in prof])[:, None]
+    ky = np.array([p[2] for p in prof])[:, None]
+    lx = cx[None, :] * (sx * kx)
+    ly = cy[None, :] * (sy * ky)
+    c, s = math.cos(yaw), math.sin(yaw)
+    out = np.empty(lx.shape + (3,))
+    out[..., 0] = x + c * lx - s * ly
+    out[..., 1] = y + s * lx + c * ly
+    out[..., 2] = np.array([style['z0'] + p[0] * sz for p in prof])[:, None]
+    return out.reshape(-1, 3)
+
+
 def _part_shape(scene: _Scene, box: Tuple) -> Dict[str, Any]:
     """
     Return the world geometry of a part, built once per scene.
@@ -72,14 +98,8 @@ def _part_shape(scene: _Scene, box: Tuple) -> Dict[str, Any]:
         return got[1]
     x, y, yaw, (sx, sy, sz), albedo = box[:5]
     style = box[5] if len(box) > 5 else _DEFAULT_STYLE
-    n, prof = style['n'], np.asarray(style['profile'], float)
-    th = 2 * np.pi * (np.arange(n) + 0.5) / n
-    rad = 1.0 / math.cos(math.pi / n) if n == 4 else 1.0
-    c, s = math.cos(yaw), math.sin(yaw)
-    lx = np.cos(th)[None, :] * (sx / 2 * rad) * prof[:, 1:2]    # rings x sides
-    ly = np.sin(th)[None, :] * (sy / 2 * rad) * prof[:, 2:3]
-    z = np.broadcast_to((style['z0'] + prof[:, 0] * sz)[:, None], lx.shape)
-    verts = np.stack([x + c * lx - s * ly, y + s * lx + c * ly, z], axis=-1).reshape(-1, 3)
+    n, prof = style['n'], style['profile']
+    verts = _part_verts(box)
     bands = len(prof) - 1
     r = np.repeat(np.arange(bands), n)[:, None]
     k = np.tile(np.arange(n), bands)[:, None]
@@ -180,7 +200,7 @@ def _shadow_map(scene: _Scene) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     L = scene.sun_dir
     sd = -L[:2] / max(L[2], 0.03)
     for box in scene.boxes:
-        v = _part_shape(scene, box)['verts']
+        v = _part_verts(box)
         g = (v[:, :2] + v[:, 2:3] * sd[None, :] - lo) / _SHADOW_RES
         hull = cv2.convexHull(np.round(np.clip(g, -1e5, 1e5) * 16).astype(np.int32))
         cv2.fillConvexPoly(m, hull, 255, shift=4)
