@@ -62,6 +62,9 @@ The pipeline, one module per stage; each module imports only from the ones above
   resampling), near-plane clipping, projection of ground polygons;
 * ``render``: :func:`_render` draws a scene through a view: geometry on the
   canvas, resampling (anti-aliasing, distortion), camera effects, cone ground truth;
+* ``materials``, ``distractors``, ``shading`` (used by ``render``): per-cone colour,
+  wear and stickers; people in hi-vis, tents, banners, barriers, paint, autumn
+  foliage; ground and sky shading with the sun's shadow map, wet asphalt, glare;
 * ``samples``: :func:`render_sample`, :func:`render_drive` (poses from a drive
   plan), :func:`scene_json`, :func:`sample_stem`, :class:`SyntheticSource`, the
   argument checks and :data:`GENERATOR_VERSION`;

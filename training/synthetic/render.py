@@ -27,50 +27,16 @@ import cv2
 import numpy as np
 from training.datasets.base import FS_CLASSES, IGNORE
 from training.synthetic.camera import _Camera, _fixed, _ground_polys, _NEAR, _View
-from training.synthetic.scene import (_APRON, _GRASS, _RING, _Scene, _SKY, _TRACK_MAT,
-                                      _TREES, BACKGROUND, TRACK)
-from training.synthetic.textures import (_CLOUD_TEXEL, _GROUND_TEXEL, _sensor_noise, _TEX,
-                                         _textures, _vignette)
-
-_D_BINS = 30.0     # distance (m) at the middle of the palette's distance axis
-_D_GRAIN = 25.0    # distance (m) at which the fine grain has faded to half
+from training.synthetic.materials import _cone_look, _part_mesh, _wear_cone
+from training.synthetic.scene import (_APRON, _RING, _Scene, _SKY, _TRACK_MAT, _TREES,
+                                      BACKGROUND, TRACK)
+from training.synthetic.shading import _shade_environment
+from training.synthetic.textures import _sensor_noise, _vignette
 
 
 def _colour(c: np.ndarray) -> Tuple[float, float, float]:
     """Return an RGB array as the float tuple OpenCV takes as a colour."""
     return (float(c[0]), float(c[1]), float(c[2]))
-
-
-def _palette(scene: _Scene) -> np.ndarray:
-    """
-    Return the scene's colour palette (5 blocks of 64 x 64 RGB), built once per scene.
-
-    Ground blocks (grass, apron, track): rows = distance bins (haze), columns = coarse
-    texture (albedo a -> b); sky block: rows = cloud amount, columns = elevation;
-    tree block: columns = texture. One ``cv2.remap`` of this table colours every pixel.
-    """
-    if scene.palette is not None:
-        return scene.palette
-    r = np.arange(64, dtype=np.float64)
-    c = (np.arange(64, dtype=np.float64) / 63.0)[None, :, None]
-    dist = _D_BINS * r / np.maximum(63.0 - r, 1e-9)
-    haze = (dist / (dist + scene.haze))[:, None, None]
-    haze[-1] = 1.0
-    hz = scene.sky_horizon[None, None, :]
-    blocks = []
-    for m in (_GRASS, _APRON, _TRACK_MAT):
-        alb = scene.albedo_a[m] + (scene.albedo_b[m] - scene.albedo_a[m]) * c
-        blocks.append(alb * scene.lit * (1 - haze) + hz * haze)
-    elev = c
-    grad = hz + (scene.sky_zenith - scene.sky_horizon)[None, None, :] * np.sqrt(
-        np.minimum(elev * 2.5, 1.0))
-    amount = (r / 63.0)[:, None, None] * scene.cloud_cover * np.minimum(elev * 8.0, 1.0)
-    blocks.append(grad + (scene.cloud_colour[None, None, :] - grad) * amount)
-    h_t = 0.5 * scene.ring_radius / (scene.ring_radius + scene.haze)
-    alb = scene.albedo_a[_TREES] + (scene.albedo_b[_TREES] - scene.albedo_a[_TREES]) * c
-    blocks.append(np.broadcast_to(alb * scene.lit * 0.85 * (1 - h_t) + hz * h_t, (64, 64, 3)))
-    scene.palette = np.ascontiguousarray(np.concatenate(blocks, axis=0), dtype=np.float32)
-    return scene.palette
 
 
 class _Frame(NamedTuple):
@@ -96,14 +62,15 @@ def _render(scene: _Scene, view: _View, rng: np.random.Generator, effects: Dict[
         in the mask; 0 keeps every cone.
     """
     cam = view.canvas(supersample)
-    col, mask, inst = _render_geometry(scene, cam)
+    col, mask, inst = _render_geometry(scene, cam, effects)
     col, mask, inst = view.resample(supersample, col, mask, inst)
     img = _camera_effects(col, rng, effects)
     inst, cones = _cone_truth(scene, view, mask, inst, min_cone_px)
     return _Frame(img, mask, inst, cones)
 
 
-def _render_geometry(scene: _Scene, cam: _Camera) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _render_geometry(scene: _Scene, cam: _Camera, effects: Dict[str, Any],
+                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rasterise a scene through a pinhole camera: (float RGB, class ids, cone ids + 1)."""
     W, H = cam.width, cam.height
     f32 = np.float32
@@ -111,17 +78,8 @@ def _render_geometry(scene: _Scene, cam: _Camera) -> Tuple[np.ndarray, np.ndarra
     right, down, fwd = cam.R
     a = ((np.arange(W) - cam.cx) / cam.f)[None, :]
     b = ((np.arange(H) - cam.cy) / cam.f)[:, None]
-    ca, sa = math.cos(scene.tex_angle), math.sin(scene.tex_angle)
-    rot = np.array([[ca, -sa, 0.0], [sa, ca, 0.0], [0.0, 0.0, 1.0]])
-
-    def ray(vec: np.ndarray) -> np.ndarray:   # world component of every pixel's ray
-        return (b * vec[1]).astype(f32) + (a * vec[0] + vec[2]).astype(f32)
-
-    basis = rot @ np.stack([right, down, fwd], axis=1)   # rows: tex-x, tex-y, z
-    ex, ey, dz = ray(basis[0]), ray(basis[1]), ray(basis[2])
-    inv_norm = f32(1.0) / np.sqrt((b * b).astype(f32) + (a * a + 1.0).astype(f32))
+    dz = (b * down[2]).astype(f32) + (a * right[2] + fwd[2]).astype(f32)   # rays' world z
     ground = dz < 0
-    g = ground.astype(f32)
 
     # Materials by polygons, in the same fixed-point geometry as everything else.
     mat = np.zeros((H, W), np.uint8)   # grass
@@ -146,35 +104,7 @@ def _render_geometry(scene: _Scene, cam: _Camera) -> Tuple[np.ndarray, np.ndarra
     _draw_tree_line(scene, cam, mat)
     mask = (mat == _TRACK_MAT).view(np.uint8) * np.uint8(TRACK)
 
-    # Texture coordinates: the ground in world texels, the sky on a cloud plane 1 km up.
-    with np.errstate(divide='ignore'):
-        inv_dz = np.clip(f32(1.0) / dz, f32(-1e4), f32(1e4))
-    kg = np.maximum(inv_dz * f32(-cam.pos[2] / _GROUND_TEXEL), f32(0))
-    ks = np.maximum(inv_dz * f32(1000.0 / _CLOUD_TEXEL), f32(0))
-    k = kg + ks
-    cpos = rot @ cam.pos
-    off_g = cpos[:2] / _GROUND_TEXEL + scene.tex_offset
-    off_s = cpos[:2] / _CLOUD_TEXEL + scene.tex_offset
-    mx = ex * k + (g * f32(off_g[0] - off_s[0]) + f32(off_s[0]))
-    my = ey * k + (g * f32(off_g[1] - off_s[1]) + f32(off_s[1]))
-    mx -= np.floor(mx * f32(1.0 / _TEX)) * f32(_TEX)
-    my -= np.floor(my * f32(1.0 / _TEX)) * f32(_TEX)
-    fine, coarse, clouds, _ = cv2.split(cv2.remap(_textures(), mx, my, cv2.INTER_LINEAR,
-                                                  borderMode=cv2.BORDER_WRAP))
-
-    # Colour: one palette lookup (material, distance / cloud, texture / elevation).
-    q = np.abs(dz) * inv_norm                     # sine of the angle to the horizon
-    cz = f32(cam.pos[2])
-    w63 = np.clip(coarse * f32(0.9 * 63) + f32(31.5), f32(0), f32(63))
-    c63 = np.clip((clouds - f32(scene.cloud_thresh)) * f32(2.5 * 63), f32(0), f32(63))
-    u63 = f32(63) * cz / (cz + f32(_D_BINS) * q)
-    q63 = q * f32(63)
-    px = q63 + g * (w63 - q63)
-    py = mat.astype(f32) * f32(64) + c63 + g * (u63 - c63)
-    col = cv2.remap(_palette(scene), px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    fade = q / (q + cz * f32(1.0 / _D_GRAIN))
-    grain = np.take(scene.grain, mat) * fade * fine + f32(1.0)
-    col *= grain[..., None]
+    col = _shade_environment(scene, cam, mat, effects)   # ground, sky, tree line
 
     inst = np.zeros((H, W), np.uint16)
     _draw_objects(scene, cam, col, mask, inst)
@@ -288,6 +218,7 @@ def _draw_objects(scene: _Scene, cam: _Camera, col: np.ndarray, mask: np.ndarray
         nv = len(idx)
     if nv:
         geo = _cone_points(scene, cam, cones, idx)
+        cones = _cone_look(scene, cones, idx, geo)   # per-cone materials
         for j in range(nv):
             if geo['ok'][j]:
                 items.append((z[idx[j]], 0, j))
@@ -491,37 +422,45 @@ def _draw_lying_cone(col: np.ndarray, cones: Dict[str, Any], i: int, geo: Dict[s
 
 
 def _box_geometry(scene: _Scene, cam: _Camera, box: Tuple) -> Optional[Dict[str, Any]]:
-    """Project one box: visible faces with Lambert shading, silhouette, shadow."""
-    x, y, yaw, (sx, sy, sz), albedo = box
-    c, s = math.cos(yaw), math.sin(yaw)
-    rot = np.array([[c, -s], [s, c]])
-    sq = (np.array([[-sx, -sy], [sx, -sy], [sx, sy], [-sx, sy]]) / 2) @ rot.T + np.array([x, y])
-    corners = np.concatenate([np.concatenate([sq, np.zeros((4, 1))], 1),
-                              np.concatenate([sq, np.full((4, 1), sz)], 1)])
-    pc = cam.to_cam(corners)
+    """
+    Project one part (a box or another convex solid): lit visible faces, decals, silhouette.
+
+    The faces of a convex solid do not overlap in the image and decals lie on their
+    face, so drawing faces then decals in order needs no depth test; the silhouette
+    is the hull of the projected vertices. Parts are hazed with distance. Their
+    shadows are on the ground already (``shading``), so ``shadow`` is empty.
+    """
+    mesh = _part_mesh(scene, box)
+    pc = cam.to_cam(mesh['verts'])
     if pc[:, 2].min() < _NEAR:
         return None
     uv = _fixed(cam.project(pc))
-    faces = [((0, 1, 5, 4), (0, -1, 0)), ((1, 2, 6, 5), (1, 0, 0)),
-             ((2, 3, 7, 6), (0, 1, 0)), ((3, 0, 4, 7), (-1, 0, 0)), ((4, 5, 6, 7), (0, 0, 1))]
-    out = []
-    for idx, n in faces:
-        nw = np.array([rot[0, 0] * n[0] + rot[0, 1] * n[1], rot[1, 0] * n[0] + rot[1, 1] * n[1],
-                       n[2]])
-        centre = corners[list(idx)].mean(0)
-        if np.dot(nw, cam.pos - centre) <= 0:
-            continue
-        shade = scene.ambient + scene.direct * max(0.0, float(np.dot(nw, scene.sun_dir)))
-        out.append((uv[list(idx)], tuple(float(v) for v in albedo * shade)))
-    sd = -scene.sun_dir[:2] / max(scene.sun_dir[2], 0.05)
-    shadow = cv2.convexHull(np.concatenate([sq, sq + sz * sd]).astype(np.float32))
-    return {'faces': out, 'hull': cv2.convexHull(uv),
-            'shadow': shadow.reshape(-1, 2).astype(np.float64)}
+    vis = np.einsum('ij,ij->i', mesh['normal'], cam.pos[None, :] - mesh['centre']) > 0
+    dist = float(np.linalg.norm(pc.mean(axis=0)))
+    h = dist / (dist + scene.haze)
+    hz = scene.sky_horizon * h
+    colours = mesh['colour'] * (1 - h) + hz
+    out = [(uv[f], _colour(colours[i])) for i, f in enumerate(mesh['faces']) if vis[i]]
+    if len(mesh['decals']):
+        on = vis[mesh['decal_face']]
+        if on.any():
+            duv = _fixed(cam.project(cam.to_cam(mesh['decals'][on])))
+            dcol = mesh['decal_colour'][on] * (1 - h) + hz
+            out += [(duv[k], _colour(dcol[k])) for k in range(len(duv))]
+    return {'faces': out, 'hull': cv2.convexHull(uv), 'shadow': np.zeros((0, 2))}
 
 
 def _shade_cone(scene: _Scene, col: np.ndarray, ids: np.ndarray, cid: int,
                 geo: Dict[str, Any], j: int) -> None:
-    """Multiply a drawn cone by Lambert + specular shading across its silhouette."""
+    """
+    Shade a drawn cone across its silhouette: its wear, Lambert, gloss, shadows.
+
+    The across position ``t`` of a pixel gives the surface normal of the frustum
+    (as seen from the camera), its row the height on the cone; the cone's own
+    material (:func:`training.synthetic.materials._wear_cone`) adds dirt, scuffs
+    and stickers before the light, and says how glossy it is and whether an
+    object shades it.
+    """
     H, W = ids.shape
     x0, y0, x1, y1 = geo['bbox'][j]
     x0, y0 = max(int(x0) - 1, 0), max(int(y0) - 1, 0)
@@ -541,12 +480,25 @@ def _shade_cone(scene: _Scene, col: np.ndarray, ids: np.ndarray, cid: int,
     xs = np.arange(rw, dtype=np.float32)
     t = np.clip((xs[None, :] - mid[:, None]) / half[:, None], -1, 1)
     t[~any_row] = 0
-    ct = np.sqrt(1 - t * t)
-    lam = np.maximum(la * ct + lb * t + lc, 0)
-    spec = np.maximum(ha * ct + hb * t + hc, 0) ** 24 * (0.35 * scene.direct)
-    shade = (scene.ambient + scene.direct * lam).astype(np.float32)
+    rows = np.nonzero(any_row)[0]
+    v = np.clip((np.arange(len(any_row), dtype=np.float32) - rows[0])
+                / max(rows[-1] - rows[0], 1), 0, 1)
     sub = col[y0:y1, x0:x1]
-    sub[region] = sub[region] * shade[region][:, None] + spec[region][:, None].astype(np.float32)
+    tr = t[region]
+    if 'index' in geo:
+        view_az = scene.sun_az - math.atan2(lb, la)   # azimuth from the cone to the camera
+        albedo, gloss, sunlit = _wear_cone(scene, sub, region, tr, np.broadcast_to(
+            v[:, None], region.shape)[region], int(geo['index'][j]), view_az)
+    else:
+        albedo, gloss, sunlit = sub[region], 0.5, 1.0
+    ct = np.sqrt(1 - tr * tr)
+    lam = np.maximum(la * ct + lb * tr + lc, 0) * sunlit
+    power = 10.0 + 50.0 * gloss
+    spec = np.maximum(ha * ct + hb * tr + hc, 0) ** power * (
+        (0.1 + 0.5 * gloss) * scene.direct * sunlit)
+    shade = (scene.ambient * scene.sky_rgb)[None, :] + lam[:, None] * (
+        scene.direct * scene.sun_rgb)[None, :]
+    sub[region] = albedo * shade.astype(np.float32) + spec[:, None].astype(np.float32)
 
 
 def _draw_nose(scene: _Scene, col: np.ndarray, mask: np.ndarray) -> None:
@@ -560,6 +512,19 @@ def _draw_nose(scene: _Scene, col: np.ndarray, mask: np.ndarray) -> None:
     shade = scene.ambient + scene.direct * 0.6
     cv2.fillConvexPoly(col, p, tuple(float(v) * shade for v in colour), shift=4)
     cv2.fillConvexPoly(mask, p, BACKGROUND, shift=4)
+    # glossy bodywork: the sky mirrored along the top edge, darker towards the bottom
+    y0 = max(int(top), 0)
+    if y0 >= H:
+        return
+    on = np.zeros((H - y0, W), np.uint8)
+    cv2.fillConvexPoly(on, p - np.array([0, y0 * 16], np.int32), 1, shift=4)
+    rows = (np.arange(H - y0, dtype=np.float32) / max(H - top, 1.0))[:, None]
+    sheen = np.exp(-rows / np.float32(0.12)) * np.float32(0.35)
+    dark = np.float32(1.0) - np.float32(0.35) * rows
+    sub = col[y0:]
+    sel = on.astype(bool)
+    sky = scene.sky_horizon.astype(np.float32)
+    sub[sel] = (sub * dark[..., None] + sheen[..., None] * sky)[sel]
 
 
 def _white_balance(rng: np.random.Generator) -> np.ndarray:
@@ -570,7 +535,12 @@ def _white_balance(rng: np.random.Generator) -> np.ndarray:
 
 
 def _sample_effects(rng: np.random.Generator) -> Dict[str, Any]:
-    """Draw camera effects: exposure, white balance, tone, vignetting, blur, noise, JPEG."""
+    """
+    Draw camera effects: exposure, white balance, tone, vignetting, blur, noise, JPEG.
+
+    And the lens: bloom around highlights, flare and veiling glare strength when
+    the sun is in or near the view, the knee of the highlight roll-off.
+    """
     return {
         'exposure': float(np.exp(rng.normal(0.0, 0.22))),
         'wb': _white_balance(rng),
@@ -581,16 +551,77 @@ def _sample_effects(rng: np.random.Generator) -> Dict[str, Any]:
         'motion_angle': float(rng.uniform(-20, 20)),
         'noise': float(rng.uniform(0.0, 6.0)),
         'jpeg': int(rng.integers(35, 92)) if rng.random() < 0.3 else 0,
+        'bloom': float(rng.uniform(0.02, 0.1)),
+        'flare': float(rng.uniform(0.3, 1.0)) if rng.random() < 0.8 else 0.0,
+        'knee': float(rng.uniform(0.7, 0.9)),
     }
+
+
+def _lens(col: np.ndarray, fx: Dict[str, Any]) -> None:
+    """
+    Add bloom, sun glare and flare ghosts to the radiance (in place).
+
+    Bloom spreads what is brighter than white (the sun, glints, specular
+    highlights); with the sun in or near the view, a veil of light around it
+    lowers the contrast and ghosts of the aperture line up through the centre.
+    """
+    H, W = col.shape[:2]
+    sw, sh = max(W // 8, 8), max(H // 8, 8)
+    exposure = fx['exposure']
+    small = cv2.resize(col, (sw, sh), interpolation=cv2.INTER_AREA)
+    excess = np.maximum(small - np.float32(1.0 / exposure), 0)
+    add = cv2.GaussianBlur(excess, (0, 0), sw / 80.0) * np.float32(fx.get('bloom', 0.0) * 3)
+    add += cv2.GaussianBlur(excess, (0, 0), sw / 15.0) * np.float32(fx.get('bloom', 0.0))
+    sun = fx.get('sun')
+    if sun is not None and fx.get('flare', 0.0) > 0:
+        u, v, strength, _ = sun
+        su, sv = u * sw, v * sh
+        iu, iv = int(u * W), int(v * H)
+        inside = 0 <= iu < W and 0 <= iv < H
+        # how much of the sun is seen: in view and not hidden behind an object
+        seen = float(col[iv, iu].max() > 8.0) if inside else 0.0
+        off = max(abs(u - 0.5) - 0.5, 0.0) + max(abs(v - 0.5) - 0.5, 0.0)
+        near = seen if inside else math.exp(-off / 0.25) * 0.6
+        k = float(fx['flare'] * min(strength, 1.5) * near)
+        if k > 0.01:
+            yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+            d = np.sqrt((xx - su) ** 2 + (yy - sv) ** 2) / np.float32(sw)
+            veil = np.exp(-d / np.float32(0.25)) * np.float32(0.25 * k)
+            add += veil[..., None] * np.array([1.0, 0.95, 0.85], np.float32)
+            if seen:
+                ghosts = np.zeros_like(add)
+                cx, cy = sw / 2, sh / 2
+                tints = ((0.5, 1.0, 0.6), (1.0, 0.6, 0.3), (0.6, 0.5, 1.0), (0.9, 0.9, 0.5),
+                         (0.4, 0.8, 1.0))
+                for n, (t, r) in enumerate(((0.45, 0.025), (0.8, 0.015), (1.25, 0.04),
+                                            (1.6, 0.02), (2.0, 0.05))):
+                    gx, gy = su + (cx - su) * t, sv + (cy - sv) * t
+                    c = tuple(float(x) * 0.02 * k for x in tints[n])
+                    cv2.circle(ghosts, (int(round(gx * 4)), int(round(gy * 4))),
+                               max(int(r * sw * 4), 1), c, -1, cv2.LINE_AA, shift=2)
+                add += cv2.GaussianBlur(ghosts, (0, 0), 0.8)
+    col += cv2.resize(add, (W, H), interpolation=cv2.INTER_LINEAR)
 
 
 def _camera_effects(col: np.ndarray, rng: np.random.Generator,
                     fx: Dict[str, Any]) -> np.ndarray:
     """Turn the scene radiance into an 8-bit camera image."""
     H, W = col.shape[:2]
-    gain = np.asarray(fx['wb'], dtype=np.float64) * fx['exposure'] * 255.0
     if fx['vignette'] > 0:
         col *= (np.float32(1.0) - np.float32(fx['vignette']) * _vignette(H, W))[..., None]
+    if fx.get('bloom', 0.0) > 0 or fx.get('sun') is not None:
+        _lens(col, fx)
+    col *= np.float32(fx['exposure'])
+    knee = fx.get('knee')
+    if knee is not None:   # highlights roll off towards white, keeping their hue
+        peak = col.max(axis=2)
+        over = peak > np.float32(knee)
+        if over.any():
+            p = peak[over]
+            k = np.float32(knee)
+            soft = k + (np.float32(1.0) - k) * np.tanh((p - k) / (np.float32(1.0) - k))
+            col[over] *= (soft / p)[:, None]
+    gain = np.asarray(fx['wb'], dtype=np.float64) * 255.0
     col = cv2.multiply(col, (float(gain[0]), float(gain[1]), float(gain[2]), 0.0))
     img = cv2.convertScaleAbs(col)   # saturates to uint8
     lut = np.clip(255.0 * (np.arange(256) / 255.0) ** fx['gamma'], 0, 255).astype(np.uint8)

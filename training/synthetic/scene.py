@@ -23,6 +23,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 from training.datasets.base import FS_CLASSES
+from training.synthetic.distractors import (banner, barrier_row, block, building, bush, car,
+                                            feather_flag, gazebo, hedge, HIVIS_ORANGE,
+                                            HIVIS_YELLOW, markings, mesh_fence, person,
+                                            trailer, tree, tyre_marks, tyre_stack)
 from training.synthetic.textures import _TEX
 
 BACKGROUND, TRACK, BLUE, YELLOW, ORANGE, LARGE_ORANGE, UNKNOWN = range(7)
@@ -463,54 +467,58 @@ class _Scene:
 
     # -- look --------------------------------------------------------------------
     def _make_look(self, rng: np.random.Generator) -> None:
-        overcast = rng.random() < 0.3
-        self.sun_elev = math.radians(rng.uniform(12, 65))
+        """Draw the light, sky, ground materials, cone style and camera of the scene."""
+        self.look_cache: Dict[str, Any] = {}   # per-scene caches of the renderer
+        self.look_seed = int(rng.integers(2 ** 62))   # per-cone materials, stable per cone
+        self.overcast = overcast = rng.random() < 0.28
+        self.low_sun = low = not overcast and rng.random() < 0.4
+        self.sun_elev = math.radians(rng.uniform(3.5, 15.0) if low else rng.uniform(15, 65))
         self.sun_az = rng.uniform(0, 2 * np.pi)
+        sin_e = math.sin(self.sun_elev)
         if overcast:
-            self.ambient = rng.uniform(0.75, 1.0)
-            self.direct = rng.uniform(0.0, 0.15)
-            zen = rng.uniform(0.70, 0.85)
-            self.sky_zenith = np.array([zen, zen + 0.01, zen + 0.04])
-            self.sky_horizon = np.array([0.86, 0.87, 0.88]) * rng.uniform(0.9, 1.05)
-            self.cloud_cover = rng.uniform(0.0, 0.4)
+            self.ambient = rng.uniform(0.75, 1.05)
+            self.direct = rng.uniform(0.0, 0.12)
+            zen = rng.uniform(0.62, 0.85)
+            self.sky_zenith = np.array([zen, zen + 0.01, zen + 0.035])
+            self.sky_horizon = np.array([0.86, 0.87, 0.88]) * rng.uniform(0.85, 1.05)
+            self.cloud_cover = rng.uniform(0.0, 0.5)
+            self.sun_rgb = np.ones(3)
+            self.sky_rgb = np.ones(3)
         else:
-            self.ambient = rng.uniform(0.35, 0.55)
-            self.direct = rng.uniform(0.55, 0.85)
+            # Ground light ``target``, sun / sky contrast on the ground; low sun: long shadows,
+            # vertical faces lit much more than the ground, a warmer sun.
+            target = rng.uniform(0.85, 1.1)
+            contrast = rng.uniform(1.6, 2.8) if low else rng.uniform(1.9, 3.4)
+            ambient = target / contrast
+            direct = min((target - ambient) / sin_e, 1.8)
+            gain = (target / (ambient + direct * sin_e)) ** 0.5   # half auto-exposure
+            self.ambient, self.direct = ambient * gain, direct * gain
             self.sky_zenith = np.array([rng.uniform(0.25, 0.42), rng.uniform(0.45, 0.60),
                                         rng.uniform(0.75, 0.92)])
             self.sky_horizon = np.array([0.72, 0.80, 0.90]) * rng.uniform(0.95, 1.1)
             self.cloud_cover = rng.uniform(0.0, 1.0)
+            warm = (rng.uniform(0.5, 1.0) * (1 - (math.degrees(self.sun_elev) - 3.5) / 14)
+                    if low else rng.uniform(0.0, 0.2))
+            self.sun_rgb = np.array([1 + 0.05 * warm, 1 - 0.03 * warm, 1 - 0.15 * warm])
+            self.sky_rgb = np.array([0.95, 0.98, 1.06])
+            if low:   # a paler, warmer horizon
+                self.sky_horizon = self.sky_horizon * (1 + np.array([0.06, 0.0, -0.08]) * warm)
         self.cloud_colour = np.array([0.93, 0.93, 0.94]) * rng.uniform(0.8, 1.05)
         self.cloud_thresh = rng.uniform(-0.2, 0.5)
-        self.haze = rng.uniform(250.0, 1500.0)
+        self.haze = rng.uniform(250.0, 1500.0) * (rng.uniform(0.5, 1.0) if low else 1.0)
         self.sun_dir = np.array([math.cos(self.sun_elev) * math.cos(self.sun_az),
                                  math.cos(self.sun_elev) * math.sin(self.sun_az),
-                                 math.sin(self.sun_elev)])
-        self.lit = self.ambient + self.direct * math.sin(self.sun_elev)
-        # Materials: albedo pair (blended by coarse texture), grain amplitude.
-        dry = rng.random() < 0.3
-        g = np.array([0.20, 0.36, 0.10]) if not dry else np.array([0.42, 0.40, 0.22])
-        g = g * rng.uniform(0.85, 1.15, 3)
-        g2 = g * rng.uniform(0.6, 0.95) + (np.array([0.1, 0.08, 0.02]) if rng.random() < 0.5
-                                           else 0)
-        grey = rng.uniform(0.26, 0.48)
-        tint = rng.uniform(-0.02, 0.02, 3)
-        asphalt = np.clip(grey + tint + np.array([0.0, 0.0, 0.01]), 0, 1)
-        asphalt2 = asphalt * rng.uniform(0.75, 0.92)
-        apron_delta = 0.0 if rng.random() < 0.5 else rng.uniform(-0.08, 0.08)
-        apron = np.clip(asphalt + apron_delta + rng.uniform(-0.015, 0.015, 3), 0, 1)
-        apron2 = apron * rng.uniform(0.75, 0.92)
-        trees = np.array([0.10, 0.17, 0.09]) * rng.uniform(0.7, 1.5)
-        sky = self.sky_horizon
-        self.albedo_a = np.stack([g, apron, asphalt, sky, trees]).astype(np.float32)
-        self.albedo_b = np.stack([g2, apron2, asphalt2, sky, trees * 0.6]).astype(np.float32)
-        self.grain = np.array([rng.uniform(0.25, 0.45), rng.uniform(0.12, 0.3),
-                               rng.uniform(0.12, 0.3), 0.0, 0.5], np.float32)
-        self.tex_offset = rng.uniform(0, _TEX, 2)
-        self.tex_angle = rng.uniform(0, 2 * np.pi)
-        # Cone colour variation of this event (faded, dirty).
-        self.cone_tint = rng.uniform(0.88, 1.06, 3)
+                                 sin_e])
+        self.lit = self.ambient + self.direct * sin_e
+        self.lit_rgb = self.ambient * self.sky_rgb + self.direct * sin_e * self.sun_rgb
+        self.wet = (rng.uniform(0.4, 1.0) if rng.random() < (0.5 if overcast else 0.08)
+                    else 0.0)
+        self._make_materials(rng)
+        # Cone colour variation of this event (faded, dirty), per-cone on top of it.
+        self.cone_tint = rng.uniform(0.95, 1.03, 3)
         self.black_bases = rng.random() < 0.4
+        self.cone_age = rng.uniform(0.0, 1.0) ** 1.5
+        self.autumn = rng.uniform(0.25, 0.9) if rng.random() < 0.3 else 0.0
         # Camera of this scene (drive mode keeps it; samples jitter it per frame).
         u_height, u_fov = rng.random(2)
         if self.drive:   # the demo car: camera on the main hoop, a typical lens
@@ -523,6 +531,75 @@ class _Scene:
         if rng.random() < 0.25:
             self.nose = (rng.uniform(0.05, 0.16), rng.uniform(0.25, 0.6),
                          np.clip(rng.uniform(0.0, 0.7, 3) * rng.uniform(0.3, 1.0), 0, 1))
+
+    def _make_materials(self, rng: np.random.Generator) -> None:
+        """
+        Draw the ground materials: albedo pairs (blended by coarse texture), grain, detail.
+
+        Grass (lush, dry, mown in stripes), the track (asphalt or airfield concrete),
+        the apron (asphalt, concrete or gravel), paint, kerbs and repair patches;
+        wet surfaces are darker.
+        """
+        dry = rng.random() < 0.3
+        g = np.array([0.20, 0.36, 0.10]) if not dry else np.array([0.42, 0.40, 0.22])
+        g = g * rng.uniform(0.85, 1.15, 3)
+        g2 = g * rng.uniform(0.6, 0.95) + (np.array([0.1, 0.08, 0.02]) if rng.random() < 0.5
+                                           else 0)
+        self.grass_dry = np.array([0.50, 0.45, 0.26]) * rng.uniform(0.8, 1.1)
+        self.grass_patches = rng.uniform(0.0, 0.7) if rng.random() < 0.6 else 0.0
+        self.mow = rng.uniform(0.05, 0.14) if rng.random() < 0.35 else 0.0
+        self.mow_period = int(rng.integers(4, 7))   # stripes per texture tile (12 m)
+        wet_dark = 1.0 - 0.4 * self.wet
+        concrete = rng.random() < 0.25
+        if concrete:   # airfield concrete slabs
+            grey = rng.uniform(0.45, 0.62)
+            track = np.clip(grey + np.array([0.02, 0.01, -0.01]) + rng.uniform(-0.015, 0.015, 3),
+                            0, 1)
+        else:
+            grey = rng.uniform(0.24, 0.46)
+            track = np.clip(grey + rng.uniform(-0.02, 0.02, 3) + np.array([0.0, 0.0, 0.01]), 0, 1)
+        track2 = track * rng.uniform(0.75, 0.92)
+        u = rng.random()
+        self.apron_kind = 'same' if u < 0.45 else ('gravel' if u < 0.6 else 'other')
+        if self.apron_kind == 'same':
+            apron = np.clip(track + rng.uniform(-0.015, 0.015, 3), 0, 1)
+        elif self.apron_kind == 'gravel':   # dusty gravel / compacted sand
+            apron = np.array([0.52, 0.48, 0.41]) * rng.uniform(0.8, 1.1)
+        else:
+            apron = np.clip(rng.uniform(0.26, 0.6) + rng.uniform(-0.02, 0.02, 3), 0, 1)
+        apron2 = apron * rng.uniform(0.75, 0.92)
+        self.concrete = concrete
+        self.joint = (int(rng.integers(2, 4)), int(rng.integers(2, 4)))   # slabs per tile
+        paint = np.array([0.86, 0.86, 0.83]) * rng.uniform(0.85, 1.0)
+        yellow = np.array([0.92, 0.70, 0.10]) * rng.uniform(0.85, 1.0)
+        worn = rng.uniform(0.1, 0.7)
+        kerb = np.array([0.72, 0.12, 0.10]) * rng.uniform(0.85, 1.05)
+        patch = track * (rng.uniform(0.6, 0.85) if rng.random() < 0.75 else rng.uniform(1.05, 1.2))
+        trees = np.array([0.10, 0.17, 0.09]) * rng.uniform(0.7, 1.5)
+        sky = self.sky_horizon
+        # materials: grass, apron, track, sky, trees, paint, yellow paint, kerbs, patch
+        asphalt = np.array([1, wet_dark, wet_dark, 1, 1, 1, 1, 1, 1, wet_dark])[:, None]
+        self.albedo_a = (np.stack([g, apron, track, sky, trees, paint, yellow, kerb, paint,
+                                   np.clip(patch, 0, 1)]) * asphalt).astype(np.float32)
+        self.albedo_b = (np.stack([g2, apron2, track2, sky, trees * 0.6,
+                                   paint * (1 - worn) + track * worn,
+                                   yellow * (1 - worn) + track * worn, kerb * 0.8, paint * 0.85,
+                                   np.clip(patch * 0.9, 0, 1)]) * asphalt).astype(np.float32)
+        gravel = self.apron_kind == 'gravel'
+        self.grain = np.array([rng.uniform(0.25, 0.45), rng.uniform(0.35, 0.6) if gravel
+                               else rng.uniform(0.12, 0.3), rng.uniform(0.12, 0.3), 0.0, 0.5,
+                               0.1, 0.1, 0.1, 0.1, rng.uniform(0.1, 0.25)], np.float32)
+        # Detail amplitudes per material: aggregate stones, cracks, grass clumps.
+        stones = rng.uniform(0.1, 0.35)
+        self.stones = np.array([0.0, stones * (2.0 if gravel else 1.0), stones, 0, 0, 0.1, 0.1,
+                                0.1, 0.1, stones], np.float32)
+        cracks = rng.uniform(0.0, 0.45) if rng.random() < 0.7 else 0.0
+        self.cracks = np.array([0, 0 if gravel else cracks, cracks, 0, 0, cracks, cracks, 0, 0,
+                                cracks * 0.5], np.float32)
+        self.clumps = np.array([rng.uniform(0.15, 0.4), 0.08 if gravel else 0, 0, 0, 0, 0, 0,
+                                0, 0, 0], np.float32)
+        self.tex_offset = rng.uniform(0, _TEX, 2)
+        self.tex_angle = rng.uniform(0, 2 * np.pi)
 
     # -- cones -------------------------------------------------------------------
     # A cone: (x, y, class, 'small' | 'large', body albedo or None, stripe albedo or None,
@@ -623,40 +700,130 @@ class _Scene:
         elif u < 0.6:
             rmin = 1.0 / max(np.abs(tr.curvature).max(), 1e-6)
             self.shoulder = min(rng.uniform(0.3, 3.0), rmin - tr.width.max() / 2 - 0.5)
+        # Paint, kerbs, patches (colour only) and rubber on the track.
+        self.markings = markings(rng, tr.center, tr.normal, tr.tangent, tr.width,
+                                 tr.curvature, self.apron is not None)
+        self.tyre_marks = tyre_marks(rng, tr.center, tr.normal, tr.width, tr.curvature) \
+            if rng.random() < 0.85 else (np.zeros((0, 4, 2)), np.zeros(0))
 
     def _make_objects(self, rng: np.random.Generator) -> None:
-        """Boxes beside the track: tyre stacks, barriers, containers, tents."""
+        """
+        Fill the venue: people, tents, banners, flags, barriers, fences, plants, vehicles.
+
+        Everything keeps clear of every part of the track; how busy the venue is and
+        how much of it is in cone colours varies per scene.
+        """
         tr = self.track
-        self.boxes = []
-        for _ in range(int(rng.integers(4, 18))):
-            s = rng.uniform(0, tr.length)
-            i = tr.index(s)
+        self.boxes: List[Any] = []
+        busy = rng.uniform(0.15, 1.0) * tr.length / 150.0
+        # where the event happens: most of it around the start line and a few other spots
+        hubs = [0 if rng.random() < 0.6 else int(rng.integers(tr.n))] + [
+            int(rng.integers(tr.n)) for _ in range(int(rng.integers(0, 3)))]
+        spread = 20.0 / tr.ds
+
+        def clear(p: np.ndarray, margin: float) -> bool:
+            """Return whether ``p`` is ``margin`` beyond both edges of every part of the track."""
+            return bool(np.all(np.linalg.norm(tr.center - p, axis=1) >= tr.width / 2 + margin))
+
+        def spot(near: float, far: float, radius: float) -> Optional[Tuple[np.ndarray, float]]:
+            """Return a clear point beside the track and the yaw facing the track."""
+            if rng.random() < 0.6:
+                i = int(hubs[int(rng.integers(len(hubs)))] + rng.normal(0, spread)) % tr.n
+            else:
+                i = int(rng.integers(tr.n))
             side = 1 if rng.random() < 0.5 else -1
-            off = tr.width[i] / 2 + rng.uniform(3.0, 25.0)
+            off = tr.width[i] / 2 + rng.uniform(near, far) + radius
             p = tr.center[i] + tr.normal[i] * off * side
-            # keep clear of every part of the track
-            if np.min(np.linalg.norm(tr.center - p, axis=1)) < tr.width.max() / 2 + 2.5:
+            if not clear(p, near + radius - 0.3):
+                return None
+            n = -tr.normal[i] * side
+            return p, math.atan2(n[1], n[0])
+
+        def along(near: float, far: float, length: float) -> Optional[Tuple[np.ndarray, float]]:
+            """Return the middle and the yaw of a clear straight row parallel to the track."""
+            got = spot(near, far, 0.5)
+            if got is None:
+                return None
+            p, yaw = got
+            d = np.array([-math.sin(yaw), math.cos(yaw)])
+            if not all(clear(end, near) for end in (p - d * length / 2, p + d * length / 2)):
+                return None
+            return p, yaw + np.pi / 2
+
+        def n_of(most: float) -> int:
+            return int(rng.integers(0, int(round(most * busy)) + 1))
+
+        old = (tyre_stack, tyre_stack, block, trailer)
+        for _ in range(int(rng.integers(3, 10))):
+            got = spot(3.0, 25.0, 2.0)
+            if got is not None:
+                make = old[int(rng.integers(len(old)))]
+                self.boxes += make(rng, got[0][0], got[0][1], got[1] + rng.normal(0, 0.3))
+        for _ in range(n_of(16)):   # marshals and spectators in small groups
+            got = spot(1.5, 12.0, 0.5)
+            if got is None:
                 continue
-            kind = rng.random()
-            if kind < 0.35:     # tyre stack
-                size = (rng.uniform(0.6, 0.8), rng.uniform(0.6, 0.8), rng.uniform(0.4, 1.2))
-                col = np.full(3, rng.uniform(0.05, 0.12))
-            elif kind < 0.65:   # barrier
-                size = (rng.uniform(1.5, 4.0), rng.uniform(0.4, 0.7), rng.uniform(0.6, 1.1))
-                col = np.array([(0.6, 0.6, 0.58), (0.8, 0.15, 0.1), (0.85, 0.85, 0.85)][
-                    int(rng.integers(3))]) * rng.uniform(0.8, 1.1)
-            else:               # container / tent / trailer: mostly muted colours
-                size = (rng.uniform(2.0, 6.0), rng.uniform(2.0, 3.0), rng.uniform(2.0, 3.0))
-                grey = rng.uniform(0.15, 0.9)
-                col = np.clip(grey + rng.uniform(-0.12, 0.12, 3) * rng.uniform(0, 2.5), 0, 1)
-            self.boxes.append((p[0], p[1], rng.uniform(0, np.pi), size, col))
+            vest = (HIVIS_YELLOW, HIVIS_ORANGE)[int(rng.random() < 0.4)] \
+                if rng.random() < 0.7 else None
+            for _ in range(int(rng.integers(1, 5))):
+                q = got[0] + rng.normal(0, 0.9, 2)
+                if clear(q, 1.2):
+                    v = vest if rng.random() < 0.8 else None
+                    self.boxes += person(rng, q[0], q[1], got[1] + rng.normal(0, 0.8), v)
+        for _ in range(n_of(6)):   # gazebos, with people around them
+            got = spot(6.0, 40.0, 3.5)
+            if got is None:
+                continue
+            p, yaw = got
+            self.boxes += gazebo(rng, p[0], p[1], yaw + np.pi + rng.normal(0, 0.2))
+            for _ in range(int(rng.integers(0, 4))):
+                q = p + rng.uniform(-2.5, 2.5, 2)
+                vest = HIVIS_YELLOW if rng.random() < 0.3 else None
+                self.boxes += person(rng, q[0], q[1], rng.uniform(0, 2 * np.pi), vest)
+        for _ in range(n_of(8)):
+            got = spot(2.0, 12.0, 3.0)
+            if got is not None:
+                self.boxes += banner(rng, got[0][0], got[0][1], got[1] + np.pi / 2)
+        for _ in range(n_of(8)):
+            got = spot(3.0, 20.0, 1.0)
+            if got is not None:
+                self.boxes += feather_flag(rng, got[0][0], got[0][1], rng.uniform(0, np.pi))
+        for _ in range(n_of(4)):
+            count = int(rng.integers(3, 12))
+            got = along(2.5, 12.0, count * 1.6)
+            if got is not None:
+                self.boxes += barrier_row(rng, got[0][0], got[0][1], got[1], count)
+        for _ in range(n_of(3)):
+            length = rng.uniform(5.0, 25.0)
+            got = along(3.0, 10.0, length)
+            if got is not None:
+                self.boxes += mesh_fence(rng, got[0][0], got[0][1], got[1], length)
+        plants = rng.uniform(0.2, 1.0) * tr.length / 150.0
+        for _ in range(int(rng.integers(0, int(14 * plants) + 1))):
+            got = spot(3.0, 25.0, 1.3)
+            if got is not None:
+                self.boxes += bush(rng, got[0][0], got[0][1], self.autumn)
+        for _ in range(int(rng.integers(0, int(3 * plants) + 1))):
+            length = rng.uniform(4.0, 20.0)
+            got = along(4.0, 25.0, length)
+            if got is not None:
+                self.boxes += hedge(rng, got[0][0], got[0][1], got[1], length, self.autumn)
+        for _ in range(int(rng.integers(0, int(24 * plants) + 1))):
+            got = spot(5.0, 60.0, 4.0)
+            if got is not None:
+                self.boxes += tree(rng, got[0][0], got[0][1], self.autumn)
+        for _ in range(n_of(10)):
+            got = spot(8.0, 60.0, 3.0)
+            if got is not None:
+                self.boxes += car(rng, got[0][0], got[0][1],
+                                  got[1] + (0.0 if rng.random() < 0.5 else np.pi / 2))
 
     def _make_horizon(self, rng: np.random.Generator) -> None:
-        """Tree line around the venue: heights on a ring far beyond the track."""
+        """Tree line around the venue, far buildings inside it."""
         tr = self.track
         self.venue_center = tr.center.mean(axis=0)
-        self.ring_radius = float(np.max(np.linalg.norm(tr.center - self.venue_center, axis=1))
-                                 + rng.uniform(120, 300))
+        extent = float(np.max(np.linalg.norm(tr.center - self.venue_center, axis=1)))
+        self.ring_radius = extent + float(rng.uniform(120, 300))
         n = 720
         ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
         h = np.zeros(n)
@@ -668,3 +835,8 @@ class _Scene:
         self.ring_points = self.venue_center + self.ring_radius * np.stack(
             [np.cos(ang), np.sin(ang)], axis=1)
         self.ring_heights = h
+        for _ in range(int(rng.integers(0, 5))):   # hangars, halls, grandstands
+            a = rng.uniform(0, 2 * np.pi)
+            r = rng.uniform(extent + 60.0, max(self.ring_radius - 40.0, extent + 70.0))
+            p = self.venue_center + r * np.array([math.cos(a), math.sin(a)])
+            self.boxes += building(rng, p[0], p[1], a + np.pi / 2 + rng.normal(0, 0.3))

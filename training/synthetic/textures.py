@@ -5,8 +5,9 @@
 Procedural textures and noise fields of the synthetic renderer (fixed seeds).
 
 Every process builds the very same fields, once, on first use: the shared
-4-channel texture tile the ground and the clouds are sampled from, the sensor
-noise field and the vignetting map of each image size.
+4-channel texture tile the ground and the clouds are sampled from, a second
+4-channel tile of ground detail (cracks, aggregate stones, grass clumps,
+blotches), the sensor noise field and the vignetting map of each image size.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ _GROUND_TEXEL = 0.012  # metres per texel on the ground
 _CLOUD_TEXEL = 6.0   # metres per texel on the cloud plane (1 km up)
 
 _TEXTURES: Optional[np.ndarray] = None
+_DETAIL: Optional[np.ndarray] = None
 _NOISE_CACHE: Dict[Tuple[int, int], np.ndarray] = {}
 _VIGNETTE_CACHE: Dict[Tuple[int, int], np.ndarray] = {}
 
@@ -54,6 +56,32 @@ def _textures() -> np.ndarray:
         tex = np.stack([fine / 3.0, coarse / 2.5, clouds / 2.0, np.zeros_like(fine)], axis=-1)
         _TEXTURES = np.clip(tex, -1.0, 1.0).astype(np.float32)
     return _TEXTURES
+
+
+def _detail_textures() -> np.ndarray:
+    """
+    Return the ground detail tile (built once per process), sampled like :func:`_textures`.
+
+    Channel 0: cracks (1 on a thin network of lines in some areas, else 0);
+    channel 1: aggregate stones (sparse light and dark specks, about -1..1);
+    channel 2: grass clumps (band-pass noise, about -1..1); channel 3: blotches of
+    about a metre (puddles, stains, dust; about -1..1).
+    """
+    global _DETAIL
+    if _DETAIL is None:
+        rng = np.random.default_rng(20260103)
+        # cracks: the zero lines of a smooth band-pass field, made jagged, in some areas
+        ridge = np.abs(_fractal(rng, _TEX, 2.2, low=0.008) + 0.04 * _fractal(rng, _TEX, 0.8))
+        where = _fractal(rng, _TEX, 2.0)
+        cracks = np.clip(1.0 - ridge / 0.035, 0.0, 1.0) * np.clip(where * 1.5 - 0.2, 0.0, 1.0)
+        white = rng.standard_normal((_TEX, _TEX)).astype(np.float32)
+        stones = np.clip(white - 2.0, 0.0, 1.0) - np.clip(-white - 2.2, 0.0, 1.0)
+        stones = np.roll(stones, 1, axis=0) * 0.35 + stones   # specks of 1-2 texels
+        clumps = _fractal(rng, _TEX, 1.1, low=0.01) / 2.2
+        blotch = _fractal(rng, _TEX, 1.5, low=0.004) / 2.2
+        tex = np.stack([cracks, stones * 1.5, clumps, blotch], axis=-1)
+        _DETAIL = np.clip(tex, -1.0, 1.0).astype(np.float32)
+    return _DETAIL
 
 
 def _sensor_noise(height: int, width: int) -> np.ndarray:
