@@ -175,6 +175,7 @@ def cmd_speed(args: argparse.Namespace) -> None:
     w, h = args.size
     hw = (h, w)
     torch.manual_seed(0)
+    load_before = os.getloadavg()
     print(f'# before set-up: {load_line()}', flush=True)
     jobs: List[Job] = []
     peer = peer_job(hw, args.peer_onnx)
@@ -212,7 +213,9 @@ def cmd_speed(args: argparse.Namespace) -> None:
                       str(row['net_samples'])))
     print(text_table(lines))
     if args.json:
-        doc = {'size': [w, h], 'load_after': os.getloadavg(),
+        doc = {'size': [w, h], 'load_before': load_before, 'load_after': os.getloadavg(),
+               'cores': os.cpu_count(), 'onnxruntime': onnxruntime.__version__,
+               'torch': torch.__version__, 'python': platform.python_version(),
                'rows': [row for row, _ in jobs]}
         Path(args.json).write_text(json.dumps(doc, indent=1, default=str))
         print(f'# wrote {args.json}')
