@@ -33,7 +33,7 @@ the last checkpoint; the continued run matches an uninterrupted one.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 import os
 from pathlib import Path
@@ -44,7 +44,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from eunet_ros.core.checkpoint import (build_model, CheckpointError, default_palette,
                                        IMAGENET_MEAN, IMAGENET_STD, load_checkpoint, ModelConfig,
                                        save_checkpoint)
-from eunet_ros.core.model import EUnetConfig, VARIANTS
+from eunet_ros.core.model import config_for_variant, VARIANTS
 from eunet_ros.core.peers import PeerConfig, PEERS
 from eunet_ros.fileio import atomic_write_bytes, atomic_write_json
 import torch
@@ -198,9 +198,12 @@ def model_config(cfg: Dict[str, Any],
     if m['arch'] != 'eunet':
         size = m['input_size'] or v.input_size
         return PeerConfig(name=m['arch'], num_classes=num_classes), (int(size[0]), int(size[1]))
-    config = EUnetConfig(widths=tuple(m['widths'] or v.widths), num_classes=num_classes,
-                         stem=m['stem'] or v.stem,
-                         attention=v.attention if m['attention'] is None else bool(m['attention']))
+    # the variant's options (stem block, refinement, attention stages) and the overrides
+    base = config_for_variant(m['variant'], num_classes=num_classes)
+    attention = base.attention if m['attention'] is None else bool(m['attention'])
+    config = replace(
+        base, widths=tuple(m['widths'] or base.widths), stem=m['stem'] or base.stem,
+        attention=attention, attention_stages=base.attention_stages if attention else None)
     size = m['input_size'] or v.input_size
     return config, (int(size[0]), int(size[1]))
 

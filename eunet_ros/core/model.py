@@ -12,6 +12,17 @@ Pure torch, no I/O. The building blocks follow the original EUnet:
 * up block: the same body on the concatenated skip, then a ConvTranspose x2;
 * a 1x1 head on the last concatenation.
 
+Options beyond the original layout (:class:`EUnetConfig`; each one's default gives
+the network of earlier versions, so every existing checkpoint loads unchanged):
+
+* ``stem_block``: an efficient conv block right after the stem, so that the first
+  stage does real work (with the ``spd4`` stem the first stage is 1/4 resolution,
+  where small cones live; without the block it is a linear 1x1 conv);
+* ``refine``: a block on the last concatenation before the head, so that the head
+  is not linear in the stem's features;
+* ``attention_stages``: the stages whose blocks get the LKA attention layer (stage
+  0 is the stem's resolution, stage ``i`` that of the ``i``-th down block).
+
 Channel counts are chosen so that every skip connection concatenates without
 cropping; inputs of any size are padded to the network's multiple inside
 :meth:`EUnet.forward` and the logits are cropped back to the input's H x W.
@@ -37,6 +48,7 @@ __all__ = [
 ]
 
 STEMS = ('full', 'spd2', 'spd4')
+REFINES = ('none', 'block', 'reduce')
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,22 @@ class EUnetConfig:
         ``'spd2'`` / ``'spd4'`` start with space-to-depth by 2 / 4 so that every
         stage runs at a lower resolution, and the logits are upsampled
         bilinearly back to the input size (the camera-speed layout).
-    :ivar attention: add the LKA attention layer to every block (the original does).
+    :ivar attention: add the LKA attention layer to the blocks (the original does);
+        False turns it off everywhere.
+    :ivar stem_block: add an efficient conv block (with attention when stage 0 is in
+        :attr:`attention_stages`) right after the stem, at the first stage's resolution.
+    :ivar refine: what runs on the last concatenation (2 x ``widths[0]`` channels) before
+        the 1x1 head: ``'none'`` (the head alone, the original), ``'block'`` (an
+        efficient conv block, plus attention when stage 0 has it, on 2 x ``widths[0]``
+        channels) or ``'reduce'`` (a 1x1 conv to ``widths[0]`` channels, then such a
+        block).
+    :ivar attention_stages: with ``attention``, the stages whose blocks get the LKA
+        attention layer; stage 0 is the stem's resolution (its blocks: ``stem_block``
+        and ``refine``), stage ``i`` the resolution of down block ``i`` (the down block
+        and the up block that runs there). None: every stage (the original).
+
+    New fields keep the earlier network at their defaults, and :meth:`to_dict` leaves
+    them out there, so a checkpoint of an earlier layout is written as before.
 
     """
 
@@ -62,6 +89,9 @@ class EUnetConfig:
     in_channels: int = 3
     stem: str = 'full'
     attention: bool = True
+    stem_block: bool = False
+    refine: str = 'none'
+    attention_stages: Optional[Tuple[int, ...]] = None
 
     def __post_init__(self) -> None:
         widths = tuple(int(w) for w in self.widths)
@@ -76,6 +106,26 @@ class EUnetConfig:
             raise ValueError(f'EUnetConfig.in_channels must be >= 1, got {self.in_channels}')
         if self.stem not in STEMS:
             raise ValueError(f'EUnetConfig.stem must be one of {STEMS}, got {self.stem!r}')
+        object.__setattr__(self, 'stem_block', bool(self.stem_block))
+        if self.refine not in REFINES:
+            raise ValueError(f'EUnetConfig.refine must be one of {REFINES}, got '
+                             f'{self.refine!r}')
+        if self.attention_stages is not None:
+            stages = tuple(sorted({int(i) for i in self.attention_stages}))
+            if any(i < 0 or i > len(widths) - 1 for i in stages):
+                raise ValueError(f'EUnetConfig.attention_stages must be within 0..'
+                                 f'{len(widths) - 1} (one per width), got '
+                                 f'{self.attention_stages}')
+            if stages and not self.attention:
+                raise ValueError('EUnetConfig.attention_stages needs attention=True, got '
+                                 f'attention=False with stages {stages}')
+            object.__setattr__(self, 'attention_stages', stages)
+
+    def has_attention(self, stage: int) -> bool:
+        """Return whether the blocks of ``stage`` (0: the stem's resolution) get attention."""
+        if not self.attention:
+            return False
+        return self.attention_stages is None or stage in self.attention_stages
 
     @property
     def depth(self) -> int:
@@ -93,9 +143,19 @@ class EUnetConfig:
         return self.stem_factor * (2 ** self.depth)
 
     def to_dict(self) -> Dict[str, Any]:
-        """Plain-python form (lists, ints, strings) for checkpoints."""
+        """
+        Plain-python form (lists, ints, strings) for checkpoints.
+
+        The options added after the first release are left out at their defaults, so
+        the dict of an earlier layout is exactly what earlier versions wrote (and read).
+        """
         d = asdict(self)
         d['widths'] = list(self.widths)
+        for k, default in _LATER_DEFAULTS.items():
+            if d[k] == default:
+                del d[k]
+        if d.get('attention_stages') is not None:
+            d['attention_stages'] = list(d['attention_stages'])
         return d
 
     @classmethod
@@ -108,7 +168,15 @@ class EUnetConfig:
         d = dict(d)
         if 'widths' in d:
             d['widths'] = tuple(d['widths'])
+        if d.get('attention_stages') is not None:
+            d['attention_stages'] = tuple(d['attention_stages'])
         return cls(**d)
+
+
+# Fields added after the first checkpoints were written, with the defaults that
+# reproduce the earlier network (EUnetConfig.to_dict omits them at these values).
+_LATER_DEFAULTS: Dict[str, Any] = {'stem_block': False, 'refine': 'none',
+                                   'attention_stages': None}
 
 
 class DSConv(nn.Module):
@@ -217,27 +285,41 @@ class EUnet(nn.Module):
     The EUnet segmentation network; see the module docstring for the layout.
 
     ``forward`` takes a float tensor N x C x H x W of any H, W and returns logits
-    N x num_classes x H x W.
+    N x num_classes x H x W. The optional modules (``stem_body``, ``refine``) exist
+    only when their option is on, so the parameter names of the original layout
+    never change.
     """
 
     def __init__(self, config: EUnetConfig) -> None:
         super().__init__()
         self.config = config
         w = config.widths
+        att = config.has_attention
         if config.stem == 'full':
             self.stem = DSConv(config.in_channels, w[0])
         else:
             self.stem = SPDConv(config.in_channels, w[0], factor=config.stem_factor)
+        if config.stem_block:
+            self.stem_body = _body(w[0], att(0))
+        # down block i produces stage i + 1
         self.downs = nn.ModuleList(
-            DownBlock(w[i], w[i + 1], config.attention) for i in range(config.depth))
+            DownBlock(w[i], w[i + 1], att(i + 1)) for i in range(config.depth))
         # The deepest up block sees only the bottleneck; every other one sees the
         # concatenation of the previous up block's output and the skip of the same
-        # width, so its input is 2 x width and nothing is ever cropped.
-        ups = [UpBlock(w[-1], w[-2], config.attention)]
+        # width, so its input is 2 x width and nothing is ever cropped. The up block
+        # of stage i runs at stage i's resolution and hands stage i - 1 its output.
+        ups = [UpBlock(w[-1], w[-2], att(config.depth))]
         for i in range(config.depth - 1, 0, -1):
-            ups.append(UpBlock(2 * w[i], w[i - 1], config.attention))
+            ups.append(UpBlock(2 * w[i], w[i - 1], att(i)))
         self.ups = nn.ModuleList(ups)
-        self.head = nn.Conv2d(2 * w[0], config.num_classes, 1)
+        head_in = 2 * w[0]
+        if config.refine == 'block':
+            self.refine = _body(head_in, att(0))
+        elif config.refine == 'reduce':
+            self.refine = nn.Sequential(nn.Conv2d(head_in, w[0], 1, bias=False),
+                                        *_body(w[0], att(0)))
+            head_in = w[0]
+        self.head = nn.Conv2d(head_in, config.num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -245,13 +327,19 @@ class EUnet(nn.Module):
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph))
-        skips = [self.stem(x)]
+        s = self.stem(x)
+        if self.config.stem_block:
+            s = self.stem_body(s)
+        skips = [s]
         for down in self.downs:
             skips.append(down(skips[-1]))
         y = self.ups[0](skips[-1])
         for i, up in enumerate(self.ups[1:]):
             y = up(torch.cat((y, skips[-2 - i]), dim=1))
-        y = self.head(torch.cat((y, skips[0]), dim=1))
+        y = torch.cat((y, skips[0]), dim=1)
+        if self.config.refine != 'none':
+            y = self.refine(y)
+        y = self.head(y)
         f = self.config.stem_factor
         if f > 1:
             y = F.interpolate(y, scale_factor=f, mode='bilinear', align_corners=False)
@@ -269,6 +357,9 @@ class Variant:
     attention: bool = True
     input_size: Tuple[int, int] = (480, 640)
     description: str = ''
+    stem_block: bool = False
+    refine: str = 'none'
+    attention_stages: Optional[Tuple[int, ...]] = None
 
 
 VARIANTS: Dict[str, Variant] = {
@@ -281,6 +372,33 @@ VARIANTS: Dict[str, Variant] = {
     'small': Variant(
         widths=(24, 48, 96, 192), stem='spd2', input_size=(384, 640),
         description='between fast and seed: space-to-depth x2 stem, 24-48-96-192'),
+    # Candidates for 640x384 inputs, where the first stage (1/4 with spd4) is where
+    # small cones live (docs/model_ablation.md). Stage 0 is the stem's resolution.
+    'fast-stem': Variant(
+        widths=(16, 32, 64, 128), stem='spd4', input_size=(384, 640), stem_block=True,
+        attention_stages=(1, 2, 3),
+        description='fast + an efficient conv block at 1/4 after the stem'),
+    'fast-refine': Variant(
+        widths=(16, 32, 64, 128), stem='spd4', input_size=(384, 640), refine='block',
+        attention_stages=(1, 2, 3),
+        description='fast + a refinement block at 1/4 on the last concatenation'),
+    'fast-sr': Variant(
+        widths=(16, 32, 64, 128), stem='spd4', input_size=(384, 640), stem_block=True,
+        refine='block', attention_stages=(1, 2, 3),
+        description='fast + stem block + refinement block, both at 1/4'),
+    'fast-sr-a23': Variant(
+        widths=(16, 32, 64, 128), stem='spd4', input_size=(384, 640), stem_block=True,
+        refine='block', attention_stages=(2, 3),
+        description='fast-sr with attention only at 1/16 and 1/32'),
+    'fast24-sr-a23': Variant(
+        widths=(24, 32, 64, 128), stem='spd4', input_size=(384, 640), stem_block=True,
+        refine='reduce', attention_stages=(2, 3),
+        description='fast-sr-a23 with a 24-wide first stage and a 1x1-reduce refinement'),
+    'spd2-cheap': Variant(
+        widths=(8, 16, 32, 64, 128), stem='spd2', input_size=(384, 640),
+        attention_stages=(3, 4),
+        description='space-to-depth x2 stem, a cheap 8-wide stage at 1/2, 16 wide at 1/4, '
+                    'attention at 1/16 and 1/32'),
 }
 
 DEFAULT_VARIANT = 'fast'
@@ -294,7 +412,8 @@ def config_for_variant(variant: str, *, num_classes: int, in_channels: int = 3) 
         raise ValueError(
             f'unknown EUnet variant {variant!r}; known: {sorted(VARIANTS)}') from None
     return EUnetConfig(widths=v.widths, num_classes=num_classes, in_channels=in_channels,
-                       stem=v.stem, attention=v.attention)
+                       stem=v.stem, attention=v.attention, stem_block=v.stem_block,
+                       refine=v.refine, attention_stages=v.attention_stages)
 
 
 def build_eunet(*, variant: Optional[str] = None, config: Optional[EUnetConfig] = None,
