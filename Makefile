@@ -9,7 +9,7 @@ COLCON_PATHS := --base-paths . --build-base $(WS)/build --install-base $(WS)/ins
 export COLCON_LOG_PATH := $(abspath $(WS))/log
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup build test benchmark clean demo synthetic-data train-synthetic
+.PHONY: setup build test benchmark clean demo synthetic-data train-synthetic promote-synthetic
 
 setup:
 	@VENV=$(VENV) scripts/setup_env.sh
@@ -36,9 +36,9 @@ demo: build
 
 # ---- The shipped checkpoint: EUnet (default variant) on synthetic FS scenes ----------------
 # `make train-synthetic` renders (or reuses) the synthetic train/val/test sets, trains,
-# evaluates on the test set (seeds never used in training), and writes
-# models/eunet_fs_synthetic.pt + models/eunet_fs_synthetic.md (provenance, IoU table and,
-# when the test set has scene/ + instances/, cones found by distance).
+# evaluates on the test set (seeds never used in training, at 1280x720) and writes
+# $(SYN_RUN)/best.pt + $(SYN_RUN)/model_card.md (provenance, IoU table, cones found by
+# distance). It never writes to models/: `make promote-synthetic` does, when the run is better.
 # Profile `cpu` (reduced resolution and budget: about 25 min on 2 cores) or `gpu` (the
 # full recipe); default: gpu when torch sees CUDA. Every SYN_* variable can be overridden,
 # e.g. `make train-synthetic SYN_PROFILE=gpu SYN_EPOCHS=300`. Interrupted? Run it again:
@@ -51,16 +51,24 @@ SYN_DEVICE ?= auto
 SYN_SEED_TRAIN ?= 1000
 SYN_SEED_VAL ?= 2000
 SYN_SEED_TEST ?= 3000
+# the renderer's GENERATOR_VERSION: data folders are named by it, so new scenes never
+# reuse folders rendered by an older renderer (test_synthetic_labels checks they agree)
+SYN_GEN := 2
+# the held-out test set is rendered at camera resolution for both profiles: the engine
+# letterboxes it into the network input exactly as the node does
+SYN_TEST_WIDTH ?= 1280
+SYN_TEST_HEIGHT ?= 720
 SYN_VARIANT ?= fast
 SYN_PATIENCE ?= 20
 SYN_TRAIN_ARGS ?=
 # extra arguments for python -m training.synthetic (e.g. --workers 4)
 SYN_RENDER_ARGS ?=
-# profile cpu: 16:9 frames at 320x180 into a 320x192 network input
-SYN_WIDTH_cpu := 320
-SYN_HEIGHT_cpu := 180
-SYN_INPUT_cpu := 192 320
-SYN_TRAIN_cpu := 3000
+# profile cpu: 16:9 frames at 640x360 (a 1280x720 camera at the network's scale) into a
+# 640x384 network input
+SYN_WIDTH_cpu := 640
+SYN_HEIGHT_cpu := 360
+SYN_INPUT_cpu := 384 640
+SYN_TRAIN_cpu := 4000
 SYN_VAL_cpu := 200
 SYN_TEST_cpu := 300
 SYN_EPOCHS_cpu := 12
@@ -90,25 +98,25 @@ SYN_EPOCHS ?= $(SYN_EPOCHS_$(SYN_PROFILE))
 SYN_BATCH ?= $(SYN_BATCH_$(SYN_PROFILE))
 SYN_WORKERS ?= $(SYN_WORKERS_$(SYN_PROFILE))
 SYN_LR ?= $(SYN_LR_$(SYN_PROFILE))
-syn_dir = $(SYN_DATA)/$(1)_$(SYN_WIDTH)x$(SYN_HEIGHT)_n$(2)_s$(3)
+syn_dir = $(SYN_DATA)/$(1)_$(if $(4),$(4),$(SYN_WIDTH)x$(SYN_HEIGHT))_n$(2)_s$(3)_v$(SYN_GEN)
 
-# $(call syn_render,split,count,seed): render into a folder named by its parameters
+# $(call syn_render,split,count,seed[,WxH]): render into a folder named by its parameters
 # (through a .partial folder renamed when complete; a killed render resumes there),
 # then point $(SYN_DATA)/<split> (what the configs read) at it.
 define syn_render
-	@d="$(call syn_dir,$(1),$(2),$(3))"; \
+	@d="$(call syn_dir,$(1),$(2),$(3),$(4))"; size="$(if $(4),$(4),$(SYN_WIDTH)x$(SYN_HEIGHT))"; \
 	if [ -d "$$d" ]; then echo "[synthetic] reusing $$d"; else \
 	  echo "[synthetic] rendering $$d" && \
 	  $(PY) -m training.synthetic --out "$$d.partial" --count $(2) --seed $(3) $(SYN_RENDER_ARGS) \
-	    --width $(SYN_WIDTH) --height $(SYN_HEIGHT) && mv "$$d.partial" "$$d" || exit 1; \
+	    --width $${size%x*} --height $${size#*x} && mv "$$d.partial" "$$d" || exit 1; \
 	fi; ln -sfn "$$(basename "$$d")" "$(SYN_DATA)/$(1)"
 endef
 
 synthetic-data: setup
 	@mkdir -p $(SYN_DATA)
-	$(call syn_render,train,$(SYN_TRAIN),$(SYN_SEED_TRAIN))
+	$(call syn_render,test,$(SYN_TEST),$(SYN_SEED_TEST),$(SYN_TEST_WIDTH)x$(SYN_TEST_HEIGHT))
 	$(call syn_render,val,$(SYN_VAL),$(SYN_SEED_VAL))
-	$(call syn_render,test,$(SYN_TEST),$(SYN_SEED_TEST))
+	$(call syn_render,train,$(SYN_TRAIN),$(SYN_SEED_TRAIN))
 
 train-synthetic: synthetic-data
 	@echo "[train-synthetic] profile $(SYN_PROFILE): $(SYN_TRAIN) images $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), run folder $(SYN_RUN)"
@@ -119,13 +127,25 @@ train-synthetic: synthetic-data
 		--set data.train.0.root=$(call syn_dir,train,$(SYN_TRAIN),$(SYN_SEED_TRAIN)) \
 		--set data.val.0.root=$(call syn_dir,val,$(SYN_VAL),$(SYN_SEED_VAL)) $(SYN_TRAIN_ARGS)
 	$(PY) -m training.evaluate --checkpoint $(SYN_RUN)/best.pt --device $(SYN_DEVICE) \
-		--dataset folder:$(call syn_dir,test,$(SYN_TEST),$(SYN_SEED_TEST)) \
+		--dataset folder:$(call syn_dir,test,$(SYN_TEST),$(SYN_SEED_TEST),$(SYN_TEST_WIDTH)x$(SYN_TEST_HEIGHT)) \
 		--output-dir $(SYN_RUN)/eval_test --title "held-out synthetic test set (seed $(SYN_SEED_TEST))"
-	@mkdir -p $(dir $(SYN_MODEL))
-	@cp $(SYN_RUN)/best.pt $(SYN_MODEL).partial && chmod 644 $(SYN_MODEL).partial && mv $(SYN_MODEL).partial $(SYN_MODEL)
-	@$(PY) -m training.model_card --checkpoint $(SYN_MODEL) --eval $(SYN_RUN)/eval_test/metrics.json \
-		--summary $(SYN_RUN)/summary.json --out $(basename $(SYN_MODEL)).md \
-		--note "Trained only on synthetic Formula Student scenes (training.synthetic). It shows the pipeline end to end; for a real car, fine-tune it on FSOCO and your own labelled frames (README, Training)." \
-		--command "make train-synthetic SYN_PROFILE=$(SYN_PROFILE) SYN_DEVICE=$(SYN_DEVICE)  # $(SYN_TRAIN) train / $(SYN_VAL) val / $(SYN_TEST) test images at $(SYN_WIDTH)x$(SYN_HEIGHT), seeds $(SYN_SEED_TRAIN)/$(SYN_SEED_VAL)/$(SYN_SEED_TEST), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), lr $(SYN_LR)" >/dev/null
-	@echo "[train-synthetic] wrote $(SYN_MODEL) and $(basename $(SYN_MODEL)).md (held-out IoU: $(SYN_RUN)/eval_test/)"
+	@$(PY) -m training.model_card --checkpoint $(SYN_RUN)/best.pt --eval $(SYN_RUN)/eval_test/metrics.json \
+		--summary $(SYN_RUN)/summary.json --out $(SYN_RUN)/model_card.md \
+		--note "Trained only on synthetic Formula Student scenes (training.synthetic). For a real car, fine-tune it on FSOCO and your own labelled frames (README, Training)." \
+		--command "make train-synthetic SYN_PROFILE=$(SYN_PROFILE) SYN_DEVICE=$(SYN_DEVICE) SYN_VARIANT=$(SYN_VARIANT)  # $(SYN_TRAIN) train / $(SYN_VAL) val images at $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_TEST) test images at $(SYN_TEST_WIDTH)x$(SYN_TEST_HEIGHT), seeds $(SYN_SEED_TRAIN)/$(SYN_SEED_VAL)/$(SYN_SEED_TEST), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), lr $(SYN_LR)" >/dev/null
+	@echo "[train-synthetic] done: $(SYN_RUN)/best.pt, held-out metrics in $(SYN_RUN)/eval_test/, card $(SYN_RUN)/model_card.md"
+	@echo "[train-synthetic] models/ is unchanged; 'make promote-synthetic' compares it with $(SYN_MODEL) on the same test set and replaces it only when better"
 
+# Compare the run's best.pt with the shipped checkpoint on the same held-out test set and
+# replace the shipped one (and its card) only when the run is better (cone mIoU);
+# PROMOTE_ARGS=--force promotes anyway.
+PROMOTE_ARGS ?=
+promote-synthetic: setup
+	@test -f $(SYN_RUN)/best.pt -a -f $(SYN_RUN)/eval_test/metrics.json || { echo "[promote-synthetic] no finished run in $(SYN_RUN): make train-synthetic first" >&2; exit 2; }
+	@if [ -f $(SYN_MODEL) ]; then $(PY) -m training.evaluate --checkpoint $(SYN_MODEL) --device $(SYN_DEVICE) \
+		--dataset folder:$(call syn_dir,test,$(SYN_TEST),$(SYN_SEED_TEST),$(SYN_TEST_WIDTH)x$(SYN_TEST_HEIGHT)) \
+		--output-dir $(SYN_RUN)/eval_current --title "shipped checkpoint on the same test set" >/dev/null || exit 1; fi
+	$(PY) -m training.promote --candidate $(SYN_RUN)/best.pt --candidate-eval $(SYN_RUN)/eval_test/metrics.json \
+		--current $(SYN_MODEL) $(if $(wildcard $(SYN_MODEL)),--current-eval $(SYN_RUN)/eval_current/metrics.json) $(PROMOTE_ARGS)
+	@cp $(SYN_RUN)/model_card.md $(basename $(SYN_MODEL)).md.partial && mv $(basename $(SYN_MODEL)).md.partial $(basename $(SYN_MODEL)).md
+	@echo "[promote-synthetic] wrote $(SYN_MODEL) and $(basename $(SYN_MODEL)).md"

@@ -441,3 +441,14 @@ def test_folder_loader_reads_datasets_and_frames_and_ignores_the_extra_files(tmp
             stem = src.name(k)
             assert np.array_equal(mask, read(Path(root) / 'masks' / f'{stem}.png'))
     assert [FolderSource(data).name(k) for k in range(3)] == [sample_stem(9, k) for k in range(3)]
+
+
+def test_the_makefile_names_data_folders_by_the_renderer_version():
+    """make synthetic-data must not reuse folders an older renderer wrote."""
+    import re
+    from pathlib import Path
+
+    from training.synthetic import GENERATOR_VERSION
+    text = (Path(__file__).resolve().parent.parent / 'Makefile').read_text()
+    assert int(re.search(r'^SYN_GEN := (\d+)$', text, re.M).group(1)) == GENERATOR_VERSION
+    assert '_v$(SYN_GEN)' in text
