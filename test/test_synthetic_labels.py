@@ -444,7 +444,7 @@ def test_folder_loader_reads_datasets_and_frames_and_ignores_the_extra_files(tmp
 
 
 def test_the_makefile_names_data_folders_by_the_renderer_version():
-    """make synthetic-data must not reuse folders an older renderer wrote."""
+    """Data folders carry the renderer version: make never reuses older scenes."""
     import re
     from pathlib import Path
 

@@ -4,8 +4,9 @@
 """
 Promote a trained checkpoint to the shipped one, only when it is better on the same test set.
 
-``python -m training.promote --candidate runs/r/best.pt --candidate-eval runs/r/eval_test/metrics.json
---current models/eunet_fs_synthetic.pt --current-eval runs/r/eval_current/metrics.json``
+``python -m training.promote --candidate runs/r/best.pt --candidate-eval
+runs/r/eval_test/metrics.json --current models/eunet_fs_synthetic.pt --current-eval
+runs/r/eval_current/metrics.json``
 
 Both ``metrics.json`` files come from ``python -m training.evaluate`` on the same
 test set (``make promote-synthetic`` runs both). The candidate replaces ``--current``
