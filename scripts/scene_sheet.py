@@ -21,7 +21,7 @@ import tempfile
 
 ROOT = Path(__file__).resolve().parent.parent
 
-RENDER = '''
+RENDER = """
 import sys, numpy as np, cv2
 sys.path.insert(0, sys.argv[1])
 from training.synthetic import render_sample
@@ -31,7 +31,7 @@ for i in range(int(sys.argv[3]), int(sys.argv[3]) + int(sys.argv[4])):
     out.append((img, mask))
 np.savez_compressed(sys.argv[5], img=np.stack([o[0] for o in out]),
                     mask=np.stack([o[1] for o in out]))
-'''
+"""
 
 
 def render(root: Path, seed: int, first: int, count: int, dest: Path):
