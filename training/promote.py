@@ -57,7 +57,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='python -m training.promote',
                                 description=__doc__.split('\n\n')[0].strip())
     p.add_argument('--candidate', type=Path, required=True, help='the trained checkpoint')
-    p.add_argument('--candidate-eval', type=Path, required=True, help="its metrics.json")
+    p.add_argument('--candidate-eval', type=Path, required=True, help='its metrics.json')
     p.add_argument('--current', type=Path, required=True, help='the shipped checkpoint')
     p.add_argument('--current-eval', type=Path, default=None,
                    help="the shipped checkpoint's metrics.json on the same test set (omit "
