@@ -52,6 +52,9 @@ SYN_SEED_VAL ?= 2000
 SYN_SEED_TEST ?= 3000
 SYN_VARIANT ?= fast
 SYN_PATIENCE ?= 20
+# the training config; training/configs/synthetic_fs.yaml adds the small-object recipe
+# (docs/recipe_ablation.md)
+SYN_CONFIG ?= training/configs/synthetic.yaml
 SYN_TRAIN_ARGS ?=
 # extra arguments for python -m training.synthetic (e.g. --workers 4)
 SYN_RENDER_ARGS ?=
@@ -111,7 +114,7 @@ synthetic-data: setup
 
 train-synthetic: synthetic-data
 	@echo "[train-synthetic] profile $(SYN_PROFILE): $(SYN_TRAIN) images $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), run folder $(SYN_RUN)"
-	$(PY) -m training.train --config training/configs/synthetic.yaml --output-dir $(SYN_RUN) \
+	$(PY) -m training.train --config $(SYN_CONFIG) --output-dir $(SYN_RUN) \
 		--variant $(SYN_VARIANT) --input-size $(SYN_INPUT) --epochs $(SYN_EPOCHS) \
 		--batch-size $(SYN_BATCH) --lr $(SYN_LR) --patience $(SYN_PATIENCE) \
 		--workers $(SYN_WORKERS) --device $(SYN_DEVICE) --resume auto \
@@ -125,6 +128,6 @@ train-synthetic: synthetic-data
 	@$(PY) -m training.model_card --checkpoint $(SYN_MODEL) --eval $(SYN_RUN)/eval_test/metrics.json \
 		--summary $(SYN_RUN)/summary.json --out $(basename $(SYN_MODEL)).md \
 		--note "Trained only on synthetic Formula Student scenes (training.synthetic). It shows the pipeline end to end; for a real car, fine-tune it on FSOCO and your own labelled frames (README, Training)." \
-		--command "make train-synthetic SYN_PROFILE=$(SYN_PROFILE) SYN_DEVICE=$(SYN_DEVICE)  # $(SYN_TRAIN) train / $(SYN_VAL) val / $(SYN_TEST) test images at $(SYN_WIDTH)x$(SYN_HEIGHT), seeds $(SYN_SEED_TRAIN)/$(SYN_SEED_VAL)/$(SYN_SEED_TEST), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), lr $(SYN_LR)" >/dev/null
+		--command "make train-synthetic SYN_PROFILE=$(SYN_PROFILE) SYN_DEVICE=$(SYN_DEVICE)$(if $(filter-out training/configs/synthetic.yaml,$(SYN_CONFIG)), SYN_CONFIG=$(SYN_CONFIG))  # $(SYN_TRAIN) train / $(SYN_VAL) val / $(SYN_TEST) test images at $(SYN_WIDTH)x$(SYN_HEIGHT), seeds $(SYN_SEED_TRAIN)/$(SYN_SEED_VAL)/$(SYN_SEED_TEST), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), lr $(SYN_LR)" >/dev/null
 	@echo "[train-synthetic] wrote $(SYN_MODEL) and $(basename $(SYN_MODEL)).md (held-out IoU: $(SYN_RUN)/eval_test/)"
 
