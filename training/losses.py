@@ -25,6 +25,11 @@ For small objects (:class:`SegmentationLoss`, the ``loss:`` block of a training 
   or :func:`soft_dice`. Both score a class by its overlap, whatever its pixel count,
   so a 20-pixel cone weighs as much as the track. They are computed in float32 over
   the labelled pixels (255 and 254 excluded), on the classes present in the batch.
+  On partially labelled data (FSOCO: everything but the cones is 254) the region loss
+  therefore sees cone pixels only, no background: there it rewards recall, and only
+  the marginal cross-entropy penalises cones predicted on 254 pixels. (A 254 pixel of
+  a sample that labels class c is a known non-c pixel and could count as a negative
+  of c; not done, to keep 254 out as the recipe asks.)
 """
 
 from __future__ import annotations
