@@ -60,6 +60,10 @@ SYN_TEST_WIDTH ?= 1280
 SYN_TEST_HEIGHT ?= 720
 SYN_VARIANT ?= fast
 SYN_PATIENCE ?= 20
+# the training config: synthetic_fs.yaml is synthetic.yaml plus the small-object recipe
+# chosen in docs/recipe_ablation.md (copy-paste, Lovasz on cones, EMA, no decay on
+# norms/biases, best.pt by cone mIoU)
+SYN_CONFIG ?= training/configs/synthetic_fs.yaml
 SYN_TRAIN_ARGS ?=
 # extra arguments for python -m training.synthetic (e.g. --workers 4)
 SYN_RENDER_ARGS ?=
@@ -120,7 +124,7 @@ synthetic-data: setup
 
 train-synthetic: synthetic-data
 	@echo "[train-synthetic] profile $(SYN_PROFILE): $(SYN_TRAIN) images $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), run folder $(SYN_RUN)"
-	$(PY) -m training.train --config training/configs/synthetic.yaml --output-dir $(SYN_RUN) \
+	$(PY) -m training.train --config $(SYN_CONFIG) --output-dir $(SYN_RUN) \
 		--variant $(SYN_VARIANT) --input-size $(SYN_INPUT) --epochs $(SYN_EPOCHS) \
 		--batch-size $(SYN_BATCH) --lr $(SYN_LR) --patience $(SYN_PATIENCE) \
 		--workers $(SYN_WORKERS) --device $(SYN_DEVICE) --resume auto \
@@ -132,7 +136,7 @@ train-synthetic: synthetic-data
 	@$(PY) -m training.model_card --checkpoint $(SYN_RUN)/best.pt --eval $(SYN_RUN)/eval_test/metrics.json \
 		--summary $(SYN_RUN)/summary.json --out $(SYN_RUN)/model_card.md \
 		--note "Trained only on synthetic Formula Student scenes (training.synthetic). For a real car, fine-tune it on FSOCO and your own labelled frames (README, Training)." \
-		--command "make train-synthetic SYN_PROFILE=$(SYN_PROFILE) SYN_DEVICE=$(SYN_DEVICE) SYN_VARIANT=$(SYN_VARIANT)  # $(SYN_TRAIN) train / $(SYN_VAL) val images at $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_TEST) test images at $(SYN_TEST_WIDTH)x$(SYN_TEST_HEIGHT), seeds $(SYN_SEED_TRAIN)/$(SYN_SEED_VAL)/$(SYN_SEED_TEST), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), lr $(SYN_LR)" >/dev/null
+		--command "make train-synthetic SYN_PROFILE=$(SYN_PROFILE) SYN_DEVICE=$(SYN_DEVICE) SYN_VARIANT=$(SYN_VARIANT) SYN_CONFIG=$(SYN_CONFIG)  # $(SYN_TRAIN) train / $(SYN_VAL) val images at $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_TEST) test images at $(SYN_TEST_WIDTH)x$(SYN_TEST_HEIGHT), seeds $(SYN_SEED_TRAIN)/$(SYN_SEED_VAL)/$(SYN_SEED_TEST), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), lr $(SYN_LR)" >/dev/null
 	@echo "[train-synthetic] done: $(SYN_RUN)/best.pt, held-out metrics in $(SYN_RUN)/eval_test/, card $(SYN_RUN)/model_card.md"
 	@echo "[train-synthetic] models/ is unchanged; 'make promote-synthetic' compares it with $(SYN_MODEL) on the same test set and replaces it only when better"
 

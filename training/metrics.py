@@ -16,19 +16,27 @@ row C collects UNLABELLED pixels (254, partial labels):
 IGNORE (255) pixels count nowhere. IoU = TP / (TP + FP + FN) and Dice =
 2 TP / (2 TP + FP + FN) per class, NaN where undefined or where the class is not
 scored (e.g. background and track on FSOCO, which labels cones only); mIoU and
-mean Dice are ``nanmean`` over classes.
+mean Dice are ``nanmean`` over classes. :func:`cone_miou` is the nanmean IoU over
+the Formula Student cone classes (:data:`CONE_CLASSES`): what a driverless car
+steers by, and what the track and the sky, large and easy, hide in the mIoU.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 import torch.distributed as dist
 from training.datasets.base import UNLABELLED
 
-__all__ = ['ConfusionMatrix', 'format_table']
+__all__ = ['ConfusionMatrix', 'format_table', 'CONE_CLASSES', 'cone_miou', 'METRICS',
+           'metric_value']
+
+# The FS cone classes of cone mIoU: the four the rules define (unknown_cone is not one).
+CONE_CLASSES = ('blue_cone', 'yellow_cone', 'orange_cone', 'large_orange_cone')
+# What early stopping and best.pt can select on (train.select_metric).
+METRICS = ('miou', 'cone_miou')
 
 
 class ConfusionMatrix:
@@ -126,6 +134,25 @@ class ConfusionMatrix:
             'confusion': self.mat.cpu().tolist(),
             'confusion_rows': list(class_names) + ['(unlabelled)'],
         }
+
+
+def cone_miou(iou: Mapping[str, Optional[float]]) -> Optional[float]:
+    """
+    Return the mean IoU over the FS cone classes that have one (None: none has).
+
+    :param iou: per-class IoU by class name (``summary['iou']``; None where undefined).
+    """
+    vals = [float(iou[n]) for n in CONE_CLASSES if iou.get(n) is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def metric_value(summary: Mapping[str, Any], metric: str) -> Optional[float]:
+    """Return ``metric`` (one of :data:`METRICS`) of a :meth:`ConfusionMatrix.summary`."""
+    if metric == 'miou':
+        return summary['miou']
+    if metric == 'cone_miou':
+        return cone_miou(summary['iou'])
+    raise ValueError(f'metric must be one of {METRICS}, got {metric!r}')
 
 
 def _nanmean(x: torch.Tensor) -> torch.Tensor:

@@ -20,14 +20,30 @@ Output folder (``--output-dir``):
 * ``last.pt``: the newest state, everything needed to continue exactly (optimizer,
   scheduler, AMP scaler, epoch and step, early-stopping state, RNG states); written
   at every epoch end and every ``checkpoint_every`` steps;
-* ``best.pt``: the weights with the best validation mIoU (no optimizer state; this
-  is the file the node loads);
+* ``best.pt``: the weights with the best validation ``train.select_metric`` (mIoU,
+  or the cone mIoU; no optimizer state; this is the file the node loads). With
+  ``optim.ema_decay`` the weights validated and written are the EMA's;
 * ``summary.json`` at the end, ``config.yaml`` (the resolved config), ``train.log``,
   ``tb/`` (TensorBoard).
 
 Every file is written atomically, so a run killed at any moment continues with
 ``--resume <dir>/last.pt`` (or ``--resume auto``) and loses at most the steps since
 the last checkpoint; the continued run matches an uninterrupted one.
+
+For small objects (cones: well under 1 % of the pixels), every piece off by default
+(``training/configs/synthetic_fs.yaml`` turns them on; docs/recipe_ablation.md has
+the measurements):
+
+* ``loss.region`` (``lovasz`` or ``dice``, ``region_weight``, ``region_classes``) adds
+  a region loss on the cone classes, ``loss.ohem_fraction`` mines the hardest pixels
+  of the cross-entropy (:class:`~training.losses.SegmentationLoss`);
+* ``optim.ema_decay`` validates and ships an EMA of the weights
+  (:class:`~training.ema.ModelEMA`), ``optim.no_decay_norm_bias`` exempts norms and
+  biases from Lion's weight decay;
+* ``augment.copy_paste`` pastes cones cut from the training set
+  (:mod:`training.copy_paste`), ``augment.crop`` trains on crops at the inference
+  scale (:class:`~training.transforms.TrainTransform`);
+* ``train.select_metric: cone_miou`` stops early and picks best.pt on the cone mIoU.
 """
 
 from __future__ import annotations
@@ -50,11 +66,14 @@ from eunet_ros.fileio import atomic_write_bytes, atomic_write_json
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+from training.copy_paste import cone_class_ids, ConeBank, copy_paste_config, CopyPaste
 from training.data import EpochSampler, loader_context, SegmentationDataset, ShardSampler
 from training.data import worker_init
 from training.datasets import build_source, DatasetError
-from training.losses import MarginalCrossEntropy
-from training.metrics import ConfusionMatrix, format_table
+from training.ema import ModelEMA
+from training.losses import REGION_LOSSES, SegmentationLoss
+from training.metrics import CONE_CLASSES, cone_miou, ConfusionMatrix, format_table, METRICS
+from training.metrics import metric_value
 from training.transforms import EvalTransform, Normalize, TrainTransform
 from training.utils import (barrier, cleanup_distributed, ConfigError, deep_merge, DistEnv,
                             init_distributed, log, rng_state, set_by_path, set_rng_state,
@@ -77,10 +96,13 @@ DEFAULTS: Dict[str, Any] = {
     'normalization': {'mean': list(IMAGENET_MEAN), 'std': list(IMAGENET_STD)},
     'data': {'train': [], 'val': []},
     'augment': {},
-    'loss': {'class_weights': None},
+    'loss': {'class_weights': None, 'ohem_fraction': None, 'region': 'none',
+             'region_weight': 1.0, 'region_classes': None, 'lovasz_max_pixels': None},
     'optim': {'lr': 1e-4, 'weight_decay': 1e-2, 'betas': [0.9, 0.99], 'pct_start': 0.1,
-              'div_factor': 25.0, 'final_div_factor': 1e4, 'grad_clip': None},
+              'div_factor': 25.0, 'final_div_factor': 1e4, 'grad_clip': None,
+              'ema_decay': 0.0, 'no_decay_norm_bias': False},
     'train': {'epochs': 1000, 'batch_size': 64, 'patience': 20, 'min_delta': 0.0,
+              'select_metric': 'miou',
               'workers': 8, 'seed': 0, 'device': 'auto', 'amp': True, 'amp_dtype': 'fp16',
               'max_steps_per_epoch': None, 'checkpoint_every': 500, 'log_every': 20,
               'sync_bn': False, 'compile': False, 'init_from': None},
@@ -162,9 +184,21 @@ def load_config(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _validate(cfg: Dict[str, Any], path: Path) -> None:
-    t = cfg['train']
+    t, lc, oc = cfg['train'], cfg['loss'], cfg['optim']
+    crop = cfg['augment'].get('crop') if isinstance(cfg['augment'], dict) else None
     checks = [
         (int(t['epochs']) >= 1, 'train.epochs must be >= 1'),
+        (t['select_metric'] in METRICS, f'train.select_metric must be one of {list(METRICS)}'),
+        (lc['region'] in REGION_LOSSES, f'loss.region must be one of {list(REGION_LOSSES)}'),
+        (float(lc['region_weight']) >= 0, 'loss.region_weight must be >= 0'),
+        (lc['ohem_fraction'] is None or 0 < float(lc['ohem_fraction']) <= 1,
+         'loss.ohem_fraction must be within (0, 1] or null'),
+        (lc['lovasz_max_pixels'] is None or int(lc['lovasz_max_pixels']) >= 1,
+         'loss.lovasz_max_pixels must be >= 1 or null'),
+        (0 <= float(oc['ema_decay']) < 1, 'optim.ema_decay must be within [0, 1) (0: off)'),
+        (isinstance(oc['no_decay_norm_bias'], bool), 'optim.no_decay_norm_bias must be a bool'),
+        (crop is None or (isinstance(crop, (list, tuple)) and len(crop) == 2),
+         'augment.crop must be [h, w] or null'),
         (int(t['batch_size']) >= 1, 'train.batch_size must be >= 1'),
         (int(t['patience']) >= 1, 'train.patience must be >= 1'),
         (int(t['workers']) >= 0, 'train.workers must be >= 0'),
@@ -188,6 +222,10 @@ def _validate(cfg: Dict[str, Any], path: Path) -> None:
     size = cfg['model']['input_size']
     if size is not None and (len(size) != 2 or min(int(s) for s in size) < 16):
         raise ConfigError(f'{path}: model.input_size must be [H, W] with sides >= 16')
+    try:
+        copy_paste_config(cfg['augment'].get('copy_paste'))
+    except ValueError as e:
+        raise ConfigError(f'{path}: {e}') from None
 
 
 def model_config(cfg: Dict[str, Any],
@@ -251,12 +289,42 @@ def _loader(ds: SegmentationDataset, sampler, batch: int, workers: int, train: b
                       persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
 
 
+NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> List[Dict[str, Any]]:
+    """
+    Split the parameters into a decayed group and an undecayed one (norms and biases).
+
+    Weight decay shrinks weights towards 0. That regularises the convolution kernels,
+    whose scale BatchNorm undoes anyway, but a norm layer's scale and shift and any
+    bias set the scale and offset of the features themselves: decaying them only
+    pulls the network off its operating point (Lion's decay is decoupled and uses
+    the step size, ``p *= 1 - lr * wd``, so it never stops pulling).
+    """
+    no_decay = set()
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if isinstance(module, NORM_LAYERS) or name.endswith('bias'):
+                no_decay.add(id(p))
+    decay = [p for p in model.parameters() if id(p) not in no_decay]
+    rest = [p for p in model.parameters() if id(p) in no_decay]
+    return [{'params': decay, 'weight_decay': weight_decay},
+            {'params': rest, 'weight_decay': 0.0}]
+
+
 def make_optimizer(model: nn.Module, oc: Dict[str, Any], total_steps: int) -> Tuple[
         torch.optim.Optimizer, torch.optim.lr_scheduler.OneCycleLR]:
-    """Return the recipe's Lion optimizer and one-cycle schedule over ``total_steps``."""
+    """
+    Return the recipe's Lion optimizer and one-cycle schedule over ``total_steps``.
+
+    ``oc['no_decay_norm_bias']``: no weight decay on norm layers and biases
+    (:func:`param_groups`); else one group, everything decayed.
+    """
     from lion_pytorch import Lion
-    optimizer = Lion(model.parameters(), lr=float(oc['lr']), betas=tuple(oc['betas']),
-                     weight_decay=float(oc['weight_decay']))
+    wd = float(oc['weight_decay'])
+    params = param_groups(model, wd) if oc.get('no_decay_norm_bias') else model.parameters()
+    optimizer = Lion(params, lr=float(oc['lr']), betas=tuple(oc['betas']), weight_decay=wd)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=float(oc['lr']), total_steps=total_steps,
         pct_start=float(oc['pct_start']), div_factor=float(oc['div_factor']),
@@ -283,7 +351,7 @@ def forward_batch(net: nn.Module, batch: Sequence[torch.Tensor], normalize: Norm
 
 
 def train_step(net: nn.Module, model: nn.Module, batch: Sequence[torch.Tensor],
-               normalize: Normalize, criterion: MarginalCrossEntropy,
+               normalize: Normalize, criterion: nn.Module,
                optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                scheduler: torch.optim.lr_scheduler.OneCycleLR, device: torch.device,
                amp: Optional[torch.dtype], grad_clip: Optional[float]) -> torch.Tensor:
@@ -311,7 +379,7 @@ def train_step(net: nn.Module, model: nn.Module, batch: Sequence[torch.Tensor],
 
 @torch.no_grad()
 def validate(model: nn.Module, loader: DataLoader, normalize: Normalize,
-             criterion: MarginalCrossEntropy, num_classes: int, env: DistEnv,
+             criterion: nn.Module, num_classes: int, env: DistEnv,
              amp: Optional[torch.dtype], progress: bool = False) -> Tuple[float, ConfusionMatrix]:
     """Run the validation loader; return the mean loss and the reduced confusion matrix."""
     from tqdm import tqdm
@@ -384,6 +452,7 @@ class Trainer:
     :ivar model: the plain module (checkpoints, validation, gradient clipping).
     :ivar net: what runs the training forward pass (``model``, or its DDP / compiled wrapper).
     :ivar resumed: whether the run continues from a ``last.pt``.
+    :ivar ema: the EMA of the weights (``optim.ema_decay``), or None.
     """
 
     model: nn.Module
@@ -393,9 +462,15 @@ class Trainer:
     scaler: torch.amp.GradScaler
     amp: Optional[torch.dtype]
     normalize: Normalize
-    criterion: MarginalCrossEntropy
+    criterion: nn.Module
     total_steps: int
     resumed: bool
+    ema: Optional[ModelEMA] = None
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """Return the weights validated and written to best.pt: the EMA's when on."""
+        return self.model if self.ema is None else self.ema.module
 
 
 @dataclass
@@ -450,8 +525,15 @@ def build_data(cfg: Dict[str, Any], env: DistEnv, show_bars: bool) -> RunData:
     mcfg, input_size = model_config(cfg, len(classes))
     mean = cfg['normalization']['mean']
     seed = int(tc['seed'])
-    train_ds = SegmentationDataset(train_sources, TrainTransform(input_size, mean,
-                                                                 cfg['augment']), seed=seed)
+    if tc['select_metric'] == 'cone_miou' and not set(CONE_CLASSES) & set(classes):
+        raise ConfigError(f'train.select_metric cone_miou: the classes {classes} have none of '
+                          f'the cone classes {list(CONE_CLASSES)}')
+    try:
+        transform = TrainTransform(input_size, mean, cfg['augment'],
+                                   _copy_paste(cfg, train_sources, classes))
+    except ValueError as e:
+        raise ConfigError(f'augment: {e}') from None
+    train_ds = SegmentationDataset(train_sources, transform, seed=seed)
     val_ds = SegmentationDataset(val_sources, EvalTransform(input_size, mean), seed=seed)
     if val_ds.classes != classes:
         raise ConfigError(f'validation classes {val_ds.classes} differ from training {classes}')
@@ -479,10 +561,49 @@ def build_data(cfg: Dict[str, Any], env: DistEnv, show_bars: bool) -> RunData:
                    steps_per_epoch=steps_per_epoch)
 
 
+def _copy_paste(cfg: Dict[str, Any], sources: Sequence[Any],
+                classes: List[str]) -> Optional[CopyPaste]:
+    """Cut the cone bank of ``augment.copy_paste`` from the training sources (None: off)."""
+    augment = cfg['augment'] if isinstance(cfg['augment'], dict) else {}
+    cp = copy_paste_config(augment.get('copy_paste'))
+    if cp is None:
+        return None
+    try:
+        ids = cone_class_ids(classes, cp['classes'])
+    except ValueError as e:
+        raise ConfigError(f'augment.copy_paste.classes: {e}') from None
+    if not ids:
+        raise ConfigError(f'augment.copy_paste: no cone class (*_cone) in {classes}; name '
+                          'the classes to cut with augment.copy_paste.classes')
+    bank = ConeBank.from_sources(sources, ids, int(cp['min_source_px']), int(cp['bank_images']))
+    if not len(bank):
+        log.warning('copy-paste: no whole cone of at least %d px in the training data; '
+                    'nothing will be pasted', int(cp['min_source_px']))
+    return CopyPaste(cp, bank)
+
+
+def build_criterion(cfg: Dict[str, Any], classes: Sequence[str]) -> SegmentationLoss:
+    """Return the loss of the ``loss:`` block (:class:`~training.losses.SegmentationLoss`)."""
+    lc = cfg['loss']
+    region_classes: List[int] = []
+    if lc['region'] != 'none':
+        try:
+            region_classes = cone_class_ids(classes, lc['region_classes'])
+        except ValueError as e:
+            raise ConfigError(f'loss.region_classes: {e}') from None
+        if not region_classes:
+            raise ConfigError(f'loss.region {lc["region"]}: no cone class (*_cone) in '
+                              f'{list(classes)}; name them with loss.region_classes')
+    return SegmentationLoss(lc['class_weights'], ohem_fraction=lc['ohem_fraction'],
+                            region=lc['region'], region_weight=float(lc['region_weight']),
+                            region_classes=region_classes,
+                            lovasz_max_pixels=lc['lovasz_max_pixels'])
+
+
 def new_progress() -> Dict[str, Any]:
     """Return the progress of a run that has not started (saved in last.pt as is)."""
     return {'epoch': 0, 'step_in_epoch': 0, 'global_step': 0,
-            'best_miou': None, 'best_epoch': None, 'bad_epochs': 0,
+            'best_miou': None, 'best_score': None, 'best_epoch': None, 'bad_epochs': 0,
             'stopped_early': False, 'history': [], 'loss_sum': 0.0,
             'loss_steps': 0}
 
@@ -511,14 +632,31 @@ def resume_training_state(resume_ckpt: Any, state_file: Path, st: Dict[str, Any]
                           optimizer: torch.optim.Optimizer,
                           scheduler: torch.optim.lr_scheduler.OneCycleLR,
                           scaler: torch.amp.GradScaler, data: RunData, total_steps: int,
-                          env: DistEnv) -> None:
-    """Restore optimizer, schedule, AMP scaler, progress ``st`` and RNG states of a last.pt."""
+                          env: DistEnv, ema: Optional[ModelEMA] = None) -> None:
+    """
+    Restore optimizer, schedule, AMP scaler, progress ``st``, RNG states and EMA of a last.pt.
+
+    A last.pt without EMA resumed with ``optim.ema_decay`` on starts the average from
+    the resumed weights.
+    """
     ts = resume_ckpt.training_state
-    optimizer.load_state_dict(ts['optimizer'])
+    try:
+        optimizer.load_state_dict(ts['optimizer'])
+    except ValueError as e:
+        raise CheckpointError(f'{state_file}: the optimizer state does not fit this run ({e}); '
+                              'optim.no_decay_norm_bias changed? Resume with the setting of '
+                              'the run, or start from its weights with --init-from.') from None
     scheduler.load_state_dict(ts['scheduler'])
     scaler.load_state_dict(ts['scaler'])
     st.update(ts['progress'])
+    if 'best_score' not in ts['progress']:   # a run from before select_metric: mIoU
+        st['best_score'] = st['best_miou']
     set_rng_state(ts['rng'])
+    if ema is not None:
+        if ts.get('ema') is not None:
+            ema.load_state_dict(ts['ema'])
+        else:
+            log.warning('resume: %s has no EMA; the EMA starts from its weights', state_file)
     steps_per_epoch = data.steps_per_epoch
     if ts['total_steps'] != total_steps or ts['steps_per_epoch'] != steps_per_epoch:
         log.warning('resume: this run has %d steps per epoch, %d in all; the checkpoint '
@@ -574,18 +712,20 @@ def build_model_and_optim(cfg: Dict[str, Any], args: argparse.Namespace, env: Di
     amp = _amp_dtype(tc, env.device)
     scaler = torch.amp.GradScaler('cuda', enabled=amp == torch.float16)
     st = new_progress()
+    decay = float(cfg['optim']['ema_decay'])
+    ema = ModelEMA(model, decay) if decay > 0 else None
     if resume_ckpt is not None:
         resume_training_state(resume_ckpt, state_file, st, optimizer, scheduler, scaler, data,
-                              total_steps, env)
+                              total_steps, env, ema)
     elif args.resume == 'auto':
         log.info('--resume auto: no %s yet, starting a new run', out / 'last.pt')
     net = _wrap(model, env, tc['compile'])
     mean, std = cfg['normalization']['mean'], cfg['normalization']['std']
     normalize = Normalize(mean, std).to(env.device)
-    criterion = MarginalCrossEntropy(cfg['loss']['class_weights']).to(env.device)
+    criterion = build_criterion(cfg, data.classes).to(env.device)
     return Trainer(model=model, net=net, optimizer=optimizer, scheduler=scheduler,
                    scaler=scaler, amp=amp, normalize=normalize, criterion=criterion,
-                   total_steps=total_steps, resumed=resume_ckpt is not None), st
+                   total_steps=total_steps, resumed=resume_ckpt is not None, ema=ema), st
 
 
 def start_logging(cfg: Dict[str, Any], env: DistEnv, out: Path, data: RunData,
@@ -640,17 +780,23 @@ def save_last(run: Run, st: Dict[str, Any]) -> None:
           'progress': dict(st), 'rng': rng_state(), 'config': run.cfg,
           'steps_per_epoch': run.data.steps_per_epoch, 'total_steps': tr.total_steps,
           'world_size': run.env.world_size}
+    if tr.ema is not None:
+        ts['ema'] = tr.ema.state_dict()
     save_checkpoint(run.out / 'last.pt', model=tr.model, training_state=ts,
                     provenance=_provenance(run, st), **run.meta)
 
 
 def save_best(run: Run, st: Dict[str, Any], summary: Dict[str, Any]) -> None:
-    """Write best.pt: the weights of the epoch just validated and its metrics (rank 0)."""
+    """Write best.pt: the weights just validated (EMA's when on) and their metrics (rank 0)."""
     if not run.env.is_main:
         return
     provenance = _provenance(run, st)
     provenance['metrics'] = {k: v for k, v in summary.items() if k != 'confusion'}
-    save_checkpoint(run.out / 'best.pt', model=run.trainer.model, provenance=provenance,
+    provenance['metrics']['cone_miou'] = cone_miou(summary['iou'])
+    provenance['select_metric'] = run.cfg['train']['select_metric']
+    if run.trainer.ema is not None:
+        provenance['ema'] = {'decay': run.trainer.ema.decay, 'updates': run.trainer.ema.updates}
+    save_checkpoint(run.out / 'best.pt', model=run.trainer.eval_model, provenance=provenance,
                     **run.meta)
 
 
@@ -702,6 +848,8 @@ def train_one_epoch(run: Run, st: Dict[str, Any], stop_after: int,
         loss = train_step(tr.net, tr.model, batch, tr.normalize, tr.criterion, tr.optimizer,
                           tr.scaler, tr.scheduler, run.env.device, tr.amp,
                           run.cfg['optim']['grad_clip'])
+        if tr.ema is not None:
+            tr.ema.update(tr.model)
         window += loss.double()
         n_window += 1
         st['step_in_epoch'] += 1
@@ -729,20 +877,31 @@ def train_one_epoch(run: Run, st: Dict[str, Any], stop_after: int,
 
 
 def evaluate(run: Run) -> Tuple[float, Dict[str, Any]]:
-    """Validate the model; return the mean loss and the metrics (``ConfusionMatrix.summary``)."""
+    """
+    Validate the model; return the mean loss and the metrics (``ConfusionMatrix.summary``).
+
+    The EMA weights when ``optim.ema_decay`` is on.
+    """
     tr, data = run.trainer, run.data
     # the plain module: ranks may hold different numbers of validation batches, and
     # DDP's forward would wait for the others
-    val_loss, cm = validate(tr.model, data.val_loader, tr.normalize, tr.criterion,
+    val_loss, cm = validate(tr.eval_model, data.val_loader, tr.normalize, tr.criterion,
                             data.num_classes, run.env, tr.amp, run.show_bars)
     return val_loss, cm.summary(data.classes, data.scored)
 
 
-def update_early_stopping(st: Dict[str, Any], miou: float, tc: Dict[str, Any]) -> bool:
-    """Add the epoch just validated to the early-stopping state; return whether it improved."""
-    improved = st['best_miou'] is None or miou > st['best_miou'] + float(tc['min_delta'])
+def update_early_stopping(st: Dict[str, Any], score: float, miou: float,
+                          tc: Dict[str, Any]) -> bool:
+    """
+    Add the epoch just validated to the early-stopping state; return whether it improved.
+
+    :param score: its ``train.select_metric`` (0 where none could be measured).
+    :param miou: its mIoU (0 where none could be measured), kept as ``best_miou``.
+    """
+    improved = st['best_score'] is None or score > st['best_score'] + float(tc['min_delta'])
     if improved:
-        st['best_miou'], st['best_epoch'], st['bad_epochs'] = miou, st['epoch'] + 1, 0
+        st['best_score'], st['best_miou'] = score, miou
+        st['best_epoch'], st['bad_epochs'] = st['epoch'] + 1, 0
     else:
         st['bad_epochs'] += 1
     if st['bad_epochs'] >= int(tc['patience']):
@@ -761,17 +920,20 @@ def log_epoch(run: Run, st: Dict[str, Any], record: Dict[str, Any], miou: float,
     if not run.env.is_main:
         return
     epoch = record['epoch']
-    log.info('epoch %d/%d  train loss %.4f  val loss %.4f  mIoU %s  (best %.4f @ %d)'
-             '  lr %.2e  %.0fs (%.0f img/s)', epoch, int(run.cfg['train']['epochs']),
+    log.info('epoch %d/%d  train loss %.4f  val loss %.4f  mIoU %s  cone mIoU %s  (best %s '
+             '%.4f @ %d)  lr %.2e  %.0fs (%.0f img/s)', epoch, int(run.cfg['train']['epochs']),
              record['train_loss'], record['val_loss'],
              'n/a' if record['miou'] is None else f'{record["miou"]:.4f}',
-             st['best_miou'], st['best_epoch'], record['lr'], time.time() - t_epoch,
-             images_per_s)
+             'n/a' if record['cone_miou'] is None else f'{record["cone_miou"]:.4f}',
+             run.cfg['train']['select_metric'], st['best_score'], st['best_epoch'], record['lr'],
+             time.time() - t_epoch, images_per_s)
     writer = run.writer
     if writer is not None:
         writer.add_scalar('epoch/train_loss', record['train_loss'], epoch)
         writer.add_scalar('epoch/val_loss', record['val_loss'], epoch)
         writer.add_scalar('epoch/mIoU', miou, epoch)
+        if record['cone_miou'] is not None:
+            writer.add_scalar('epoch/cone_mIoU', record['cone_miou'], epoch)
         writer.add_scalar('epoch/train_images_per_s', images_per_s, epoch)
         for name, v in record['iou'].items():
             if v is not None:
@@ -794,9 +956,12 @@ def end_epoch(run: Run, st: Dict[str, Any], t_epoch: float, first_step: int) -> 
     images_per_s = (data.steps_per_epoch - first_step) * data.batch / max(train_s, 1e-9)
     val_loss, summary = evaluate(run)
     miou = summary['miou'] if summary['miou'] is not None else 0.0
-    improved = update_early_stopping(st, miou, run.cfg['train'])
+    score = metric_value(summary, run.cfg['train']['select_metric'])
+    improved = update_early_stopping(st, 0.0 if score is None else score, miou,
+                                     run.cfg['train'])
     record = {'epoch': st['epoch'] + 1, 'train_loss': train_loss, 'val_loss': val_loss,
-              'miou': summary['miou'], 'pixel_accuracy': summary['pixel_accuracy'],
+              'miou': summary['miou'], 'cone_miou': cone_miou(summary['iou']),
+              'pixel_accuracy': summary['pixel_accuracy'],
               'pixels': summary['pixels'], 'iou': summary['iou'],
               'lr': run.trainer.optimizer.param_groups[0]['lr'],
               'seconds': round(time.time() - t_epoch, 2),
@@ -866,8 +1031,9 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
         if stop_after and steps_here >= stop_after and st['epoch'] < epochs:
             interrupted = True
         if st['stopped_early']:
-            log.info('early stopping: no better validation mIoU for %d epochs (best %.4f at '
-                     'epoch %d)', st['bad_epochs'], st['best_miou'], st['best_epoch'])
+            log.info('early stopping: no better validation %s for %d epochs (best %.4f at '
+                     'epoch %d)', cfg['train']['select_metric'], st['bad_epochs'],
+                     st['best_score'], st['best_epoch'])
         barrier(env)
     return finish(run, st, interrupted, t_start)
 
@@ -916,6 +1082,8 @@ def _summary(cfg: Dict[str, Any], st: Dict[str, Any], out: Path, t0: float) -> D
         'stopped_early': st['stopped_early'],
         'best_epoch': st['best_epoch'],
         'best_miou': st['best_miou'],
+        'select_metric': cfg['train']['select_metric'],
+        'best_score': st['best_score'],
         'best_val': best,
         'best_checkpoint': str(out / 'best.pt'),
         'last_checkpoint': str(out / 'last.pt'),

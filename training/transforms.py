@@ -12,7 +12,13 @@ rest padded with the mean colour (zero after normalisation). Training therefore
    (``scale``: zoomed-out views and close-ups of cones);
 2. flips, changes brightness/contrast/gamma/colour, adds motion blur, sensor noise
    and JPEG artefacts (what a camera on a moving car does);
-3. pads with the mean colour (mask: 255, not trained) and crops (H, W).
+3. pads with the mean colour (mask: 255, not trained) and crops (H, W), or the
+   smaller ``crop`` (h, w) when set: random windows of the letterboxed frame at the
+   pixel scale of inference, fewer pixels per image and so more images per second
+   (validation stays whole-frame).
+
+Before all this, ``copy_paste`` (when set; :mod:`training.copy_paste`) pastes cones
+cut from other training samples into the frame.
 
 Masks always use nearest-neighbour interpolation, so class ids stay class ids.
 Every sample's randomness comes from a seed given per call, so augmentations are
@@ -31,6 +37,7 @@ import cv2
 from eunet_ros.core.engine import letterbox_geometry
 import numpy as np
 import torch
+from training.copy_paste import copy_paste_config, CopyPaste
 from training.datasets.base import IGNORE
 
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')  # no network check at import
@@ -57,6 +64,8 @@ DEFAULT_AUGMENT: Dict[str, Any] = {
     'noise_std': (0.01, 0.05),
     'p_jpeg': 0.25,
     'jpeg_quality': (40, 95),
+    'copy_paste': None,           # cone copy-paste (training.copy_paste), e.g. {prob: 0.5}
+    'crop': None,                 # [h, w]: train on crops of the letterboxed input
 }
 
 
@@ -110,11 +119,14 @@ class TrainTransform:
     :param input_size: (H, W) of the network input.
     :param mean: normalisation mean (0..1, RGB): padding colour.
     :param augment: overrides of :data:`DEFAULT_AUGMENT`; unknown keys are an error.
+    :param copy_paste: the cone paster; required when ``augment`` turns copy-paste on
+        (it holds the cones cut from the training set, see :mod:`training.copy_paste`).
 
     """
 
     def __init__(self, input_size: Sequence[int], mean: Sequence[float],
-                 augment: Optional[Mapping[str, Any]] = None) -> None:
+                 augment: Optional[Mapping[str, Any]] = None,
+                 copy_paste: Optional[CopyPaste] = None) -> None:
         cfg = dict(DEFAULT_AUGMENT)
         unknown = sorted(set(augment or {}) - set(cfg))
         if unknown:
@@ -126,6 +138,19 @@ class TrainTransform:
         s0, s1 = (float(v) for v in cfg['scale'])
         if not 0 < s0 <= s1:
             raise ValueError(f'augment scale must be 0 < min <= max, got {cfg["scale"]}')
+        cp = copy_paste_config(cfg['copy_paste'])
+        if cp is not None and copy_paste is None:
+            raise ValueError('augment.copy_paste is on but no CopyPaste (cone bank) was given')
+        self.copy_paste = copy_paste if cp is not None else None
+        self.copy_paste_prob = cp['prob'] if cp is not None else 0.0
+        self.output_size = (h, w)
+        if cfg['crop'] is not None:
+            ch, cw = (int(v) for v in cfg['crop'])
+            if not (16 <= ch <= h and 16 <= cw <= w):
+                raise ValueError(f'augment crop must be [h, w] within [16, 16]..{[h, w]} (the '
+                                 f'input size), got {cfg["crop"]}')
+            self.output_size = (ch, cw)
+        oh, ow = self.output_size
         self.compose = A.Compose([
             A.LongestMaxSize(max_size_hw=(h, w), area_for_downscale='image', p=1.0),
             A.RandomScale(scale_limit=(s0 - 1.0, s1 - 1.0), interpolation=cv2.INTER_LINEAR,
@@ -140,14 +165,19 @@ class TrainTransform:
             A.MotionBlur(blur_limit=tuple(cfg['motion_blur']), p=cfg['p_motion_blur']),
             A.GaussNoise(std_range=tuple(cfg['noise_std']), p=cfg['p_noise']),
             A.ImageCompression(quality_range=tuple(cfg['jpeg_quality']), p=cfg['p_jpeg']),
-            A.PadIfNeeded(min_height=h, min_width=w, position='random',
+            A.PadIfNeeded(min_height=oh, min_width=ow, position='random',
                           border_mode=cv2.BORDER_CONSTANT, fill=fill, fill_mask=IGNORE),
-            A.RandomCrop(height=h, width=w),
+            A.RandomCrop(height=oh, width=ow),
         ], mask_interpolation=cv2.INTER_NEAREST, seed=0)
 
     def __call__(self, image: np.ndarray, mask: np.ndarray,
                  seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
         """Augment one (RGB image, mask) pair with the randomness of ``seed``."""
+        if self.copy_paste is not None:
+            # a stream of its own: the draws below stay those of the same seed without it
+            rng = np.random.default_rng([int(seed) % (2 ** 32), 0xC0E])
+            if rng.random() < self.copy_paste_prob:
+                image, mask = self.copy_paste(image, mask, rng)
         self.compose.set_random_seed(int(seed) % (2 ** 32))
         out = self.compose(image=image, mask=mask)
         return out['image'], out['mask']
