@@ -21,10 +21,10 @@ from eunet_ros.core.model import config_for_variant, EUnet, EUnetConfig
 import numpy as np
 import pytest
 import torch
-from torch import nn
 from training import compare, evaluate, model_card
 from training.cone_distance import ConeDetection, Scene
 from training.datasets.base import IGNORE
+from training_helpers import PaletteModel
 
 H, W = 96, 128  # the palette engine's input size: no resize, so the prediction is exact
 CLASSES = list(DEFAULT_CLASSES)
@@ -56,24 +56,12 @@ FRAMES = {
 }
 
 
-class PaletteModel(nn.Module):
-    """Known answer: the logit of class k is minus the distance to its palette colour."""
-
-    def __init__(self):
-        super().__init__()
-        centres = torch.tensor(PALETTE, dtype=torch.float32) / 127.5 - 1.0
-        self.register_buffer('centres', centres.view(1, -1, 3, 1, 1))
-
-    def forward(self, x):
-        return -10.0 * ((x.unsqueeze(1) - self.centres) ** 2).sum(2)
-
-
 def palette_engine():
     ckpt = Checkpoint(config=config_for_variant('fast', num_classes=len(CLASSES)),
                       state_dict={}, class_names=CLASSES, palette=PALETTE,
                       mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), color_order='rgb',
                       input_size=(H, W), variant='palette-test')
-    return SegmentationEngine(ckpt, device='cpu', model=PaletteModel(), warmup=False,
+    return SegmentationEngine(ckpt, device='cpu', model=PaletteModel(PALETTE), warmup=False,
                               backend='torch')
 
 
