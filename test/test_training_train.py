@@ -203,3 +203,14 @@ def test_bad_config_is_one_clear_line(tmp_path):
     assert proc.returncode == 2
     assert "unknown config key 'train.epocs'" in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_help_names_only_files_that_exist():
+    """The --help text points to docs and configs that are in the repository."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    text = get_args_parser().format_help()
+    paths = re.findall(r'\b((?:training|docs)/[\w./-]*\w|README\.md)', text)
+    assert paths, text
+    assert all((root / p).exists() for p in paths), paths

@@ -111,7 +111,8 @@ DEFAULTS: Dict[str, Any] = {
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     """Return the command-line parser (flags override the config file)."""
-    p = argparse.ArgumentParser(description='Train EUnet (see training/README and --config).',
+    p = argparse.ArgumentParser(description='Train EUnet (README.md, section Training; configs '
+                                            'in training/configs/).',
                                 add_help=add_help)
     p.add_argument('--config', required=True, help='YAML config, e.g. '
                    'training/configs/synthetic.yaml')
