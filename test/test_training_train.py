@@ -214,3 +214,11 @@ def test_help_names_only_files_that_exist():
     paths = re.findall(r'\b((?:training|docs)/[\w./-]*\w|README\.md)', text)
     assert paths, text
     assert all((root / p).exists() for p in paths), paths
+
+
+def test_a_missing_init_from_file_is_named_as_the_flag(tmp_path):
+    from training.utils import ConfigError
+    model = EUnet(EUnetConfig(widths=(8, 16, 16), num_classes=7, stem='spd2', attention=False))
+    with pytest.raises(ConfigError, match='--init-from .*missing.pt does not exist') as e:
+        load_matching_weights(model, str(tmp_path / 'missing.pt'), ['bg'] * 7)
+    assert 'parameter' not in str(e.value)

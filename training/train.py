@@ -255,6 +255,9 @@ def load_matching_weights(model: nn.Module, path: str, class_names: Sequence[str
 
     :returns: ``{'loaded': [...], 'skipped': {name: reason}}`` (also logged).
     """
+    if not Path(path).is_file():
+        raise ConfigError(f'--init-from {path} does not exist: give an eunet_ros checkpoint '
+                          '(.pt) to start from, or leave --init-from out to start from scratch')
     ckpt = load_checkpoint(path)
     own = model.state_dict()
     same_classes = list(ckpt.class_names) == list(class_names)
