@@ -417,17 +417,21 @@ class Demo:
                             env=self.env, cwd=ROOT, new_session=True,
                             logfile=self.logs / 'camera_replay_warmup.log')
         self.children.append(warm)
-        deadline = time.monotonic() + args.warmup + 60
-        while warm.proc.poll() is None:
-            self.node.check_alive()
-            if time.monotonic() > deadline:
-                raise DemoError(f'the warm-up camera_replay did not finish {frames} frames in '
-                                f'time; log:\n{warm.tail()}')
-            time.sleep(0.2)
-        if warm.proc.returncode != 0:
-            warm.check_alive()
+        self.wait_for(warm, args.warmup + 60, f'the warm-up camera_replay did not finish '
+                      f'{frames} frames in time')
         self.children.remove(warm)
         time.sleep(1.0)  # masks of the last warm-up frames still on their way
+
+    def wait_for(self, replay: ChildProcess, seconds: float, late: str) -> None:
+        """Wait until ``replay`` exits while the node stays alive; fail after ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while replay.proc.poll() is None:
+            self.node.check_alive()
+            if time.monotonic() > deadline:
+                raise DemoError(f'{late}; log:\n{replay.tail()}')
+            time.sleep(0.2)
+        if replay.proc.returncode != 0:
+            replay.check_alive()
 
     def start_replay(self, video: Path) -> None:
         """Step 3: start recording and camera_replay streaming ``video``."""
@@ -446,15 +450,8 @@ class Demo:
         """Step 4: record until camera_replay has sent its frames; return the diagnostics."""
         args, node, replay, recorder = self.args, self.node, self.replay, self.recorder
         log(f'step 4/5: recording the node outputs for {args.duration:g} s')
-        deadline = time.monotonic() + args.duration + 60
-        while replay.proc.poll() is None:
-            node.check_alive()
-            if time.monotonic() > deadline:
-                raise DemoError(f'camera_replay did not finish {self.n_frames} frames in time; '
-                                f'log:\n{replay.tail()}')
-            time.sleep(0.2)
-        if replay.proc.returncode != 0:
-            replay.check_alive()
+        self.wait_for(replay, args.duration + 60,
+                      f'camera_replay did not finish {self.n_frames} frames in time')
         time.sleep(1.5)  # masks of the last frames still on their way
         with recorder.lock:
             recorder.recording = False
