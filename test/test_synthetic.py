@@ -61,6 +61,16 @@ def test_synthetic_same_seed_gives_the_same_bytes():
     assert mask1.tobytes() == mask2.tobytes()
 
 
+def test_synthetic_texture_lookup_wraps_at_the_seam():
+    """Train sample 2307 of seed 1000 once stopped a 4000-image render.
+
+    A tree-line texel at u = -1e-9 gave ``np.float32(-1e-9) % 1024 == 1024.0``, one past
+    the texture; the integer index is now wrapped as well.
+    """
+    img, mask = render_sample(1000, 2307, 640, 360)
+    assert img.shape == (360, 640, 3) and mask.shape == (360, 640)
+
+
 def test_synthetic_seeds_and_indices_give_different_scenes():
     base_img, base_mask = render_sample(0, 0, 96, 64)
     for seed, index in ((1, 0), (0, 1), (1000, 0)):

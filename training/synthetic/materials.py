@@ -362,7 +362,8 @@ def _wear_cone(scene: _Scene, sub: np.ndarray, region: np.ndarray, t: np.ndarray
     cv = (v * 70.0 + ty).astype(np.float32) % _TEX
     tex = _textures()
     det = _detail_textures()
-    iu, iv = cu.astype(np.int32), cv.astype(np.int32)
+    # float32 % can round -1e-9 up to _TEX itself: wrap the integer index, too
+    iu, iv = cu.astype(np.int32) % _TEX, cv.astype(np.int32) % _TEX
     coarse = tex[iv, iu, 1]
     blotch = det[iv, (iu * 3) % _TEX, 3]
     dirt = look['dirt'][i]

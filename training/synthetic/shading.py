@@ -297,7 +297,8 @@ def _tree_line(scene: _Scene, cam: _Camera, look: np.ndarray, col: np.ndarray,
     v = (el * scale * f32(1.6) + f32(scene.tex_offset[1])) % f32(_TEX)
     det = _detail_textures()
     tex = _textures()
-    iu, iv = u.astype(np.int32), v.astype(np.int32)
+    # float32 % can round -1e-9 up to _TEX itself: wrap the integer index, too
+    iu, iv = u.astype(np.int32) % _TEX, v.astype(np.int32) % _TEX
     crowns = det[iv, iu, 2]
     patch = tex[(iv // 2) % _TEX, (iu // 2) % _TEX, 1]       # stands of one kind of tree
     kind = det[(iv // 4) % _TEX, (iu // 4) % _TEX, 3]
