@@ -22,6 +22,7 @@ from training.datasets.folder import FolderSource
 from training.synthetic import (GENERATOR_VERSION, get_args_parser, main, render_drive,
                                 render_sample, sample_stem, write_dataset, write_drive)
 from training.synthetic.camera import _View
+from training.synthetic.relabel import main as relabel_main, relabel_dataset, RelabelError
 from training.synthetic.render import _render, _sample_effects
 from training.synthetic.scene import (_ACCEL_LENGTH, _Scene, _SKID_IN, _SKID_OUT, _SKID_R,
                                       LAYOUTS)
@@ -207,6 +208,61 @@ def test_cli_min_cone_px_is_recorded_and_guards_resuming(tmp_path, caplog):
         run_cli('--out', tmp_path / 'bad', '--supersample', 5, *common)
     help_text = get_args_parser().format_help()
     assert '--min-cone-px' in help_text and '--supersample' in help_text
+
+
+def _files(folder):
+    """{relative path: bytes} of a dataset folder, meta.json without its 'created' stamp."""
+    out = {}
+    for p in sorted(Path(folder).rglob('*')):
+        if p.is_file():
+            data = p.read_bytes()
+            if p.name == 'meta.json':
+                meta = json.loads(data)
+                meta.pop('created')
+                data = json.dumps(meta, sort_keys=True).encode()
+            out[str(p.relative_to(folder))] = data
+    return out
+
+
+@pytest.mark.parametrize('start, target', [(8, 4), (4, 8), (8, 0)])
+def test_relabel_gives_the_bytes_of_a_render_with_that_rule(tmp_path, start, target):
+    common = ['--count', 3, '--seed', 2, '--width', 160, '--height', 96, '--quiet']
+    assert run_cli('--out', tmp_path / 'a', '--min-cone-px', start, *common) == 0
+    assert run_cli('--out', tmp_path / 'b', '--min-cone-px', target, *common) == 0
+    before, want = _files(tmp_path / 'a'), _files(tmp_path / 'b')
+    assert before != want   # the rule matters on these frames
+    assert relabel_main([str(tmp_path / 'a'), '--min-cone-px', str(target)]) == 0
+    assert _files(tmp_path / 'a') == want
+    assert relabel_dataset(tmp_path / 'a', target) == (0, 3)   # nothing left to do
+
+
+def test_relabel_killed_between_mask_and_json_is_finished_by_a_rerun(tmp_path):
+    common = ['--count', 2, '--seed', 2, '--width', 160, '--height', 96, '--quiet']
+    assert run_cli('--out', tmp_path / 'a', *common) == 0
+    assert run_cli('--out', tmp_path / 'b', '--min-cone-px', 4, *common) == 0
+    stem = sample_stem(2, 0)
+    # as if killed after the mask: the new mask on disk, the old JSON and meta.json
+    (tmp_path / 'a' / 'masks' / f'{stem}.png').write_bytes(
+        (tmp_path / 'b' / 'masks' / f'{stem}.png').read_bytes())
+    assert relabel_dataset(tmp_path / 'a', 4) == (2, 2)
+    assert _files(tmp_path / 'a') == _files(tmp_path / 'b')
+
+
+def test_relabel_names_the_bad_folder_or_file(tmp_path, caplog):
+    with caplog.at_level('ERROR', logger='training.synthetic.relabel'):
+        assert relabel_main([str(tmp_path), '--min-cone-px', '4']) == 2
+    assert f'{tmp_path} has no meta.json' in caplog.text
+    out = tmp_path / 'd'
+    assert run_cli('--out', out, '--count', 2, '--seed', 2, '--width', 96, '--height', 64,
+                   '--quiet') == 0
+    (out / 'scene' / f'{sample_stem(2, 1)}.json').write_text('{"cones": [')
+    with pytest.raises(RelabelError, match=f'{sample_stem(2, 1)}.json is unreadable'):
+        relabel_dataset(out, 4)
+    (out / 'scene' / f'{sample_stem(2, 1)}.json').unlink()
+    with pytest.raises(RelabelError, match='holds 1 of 2 samples'):
+        relabel_dataset(out, 4)
+    with pytest.raises(ValueError, match='min_cone_px'):
+        relabel_dataset(out, -1)
 
 
 # ---------------------------------------------------------------- camera and lens
