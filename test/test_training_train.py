@@ -20,7 +20,7 @@ from eunet_ros.core.checkpoint import load_checkpoint, save_checkpoint
 from eunet_ros.core.model import EUnet, EUnetConfig
 import pytest
 import torch
-from training.train import get_args_parser, load_matching_weights, main
+from training.train import cli, config_differences, get_args_parser, load_matching_weights, main
 from training_helpers import one_thread, write_config, write_folder_dataset  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +95,34 @@ def test_resume_mid_epoch_gives_the_same_weights(straight, data):
     _tensors_equal(torch.load(Path(summary['output_dir']) / 'best.pt',
                               weights_only=True)['state_dict'],
                    torch.load(out / 'best.pt', weights_only=True)['state_dict'])
+
+
+def test_resume_refuses_a_run_with_other_settings(straight, data, capsys):
+    cfg, summary = straight
+    out = summary['output_dir']
+    argv = ['--config', str(cfg), '--no-progress', '--output-dir', out, '--resume', 'auto']
+    before = (Path(out) / 'last.pt').read_bytes()
+    # the trial run's last.pt is not trained on with a longer schedule, other data or lr
+    for flags, named in ((['--epochs', '5'], 'train.epochs: 3 -> 5'),
+                         (['--lr', '0.01'], 'optim.lr: '),
+                         (['--set', f'data.train.0.root={data[1]}'], 'data.train: ')):
+        assert cli(argv + flags) == 2
+        err = capsys.readouterr().err
+        assert 'belongs to a run with other settings' in err and named in err, err
+        assert '--init-from' in err and 'Traceback' not in err
+    assert (Path(out) / 'last.pt').read_bytes() == before
+    # where and how it runs may change: workers, device, checkpointing, patience
+    again = _run(cfg, '--output-dir', out, '--resume', 'auto', '--workers', '0',
+                 '--device', 'cpu', '--checkpoint-every', '3', '--patience', '9')
+    assert again['global_step'] == summary['global_step']
+
+
+def test_config_differences_treat_keys_added_later_as_their_default():
+    old = {'train': {'epochs': 3}, 'loss': {'region': 'none'}}
+    new = {'train': {'epochs': 3}, 'loss': {'region': 'none', 'lovasz_max_pixels': None}}
+    assert config_differences(old, new) == []
+    new['loss']['lovasz_max_pixels'] = 4096
+    assert config_differences(old, new) == ['loss.lovasz_max_pixels: None -> 4096']
 
 
 def test_early_stopping(data):
@@ -222,3 +250,25 @@ def test_a_missing_init_from_file_is_named_as_the_flag(tmp_path):
     with pytest.raises(ConfigError, match='--init-from .*missing.pt does not exist') as e:
         load_matching_weights(model, str(tmp_path / 'missing.pt'), ['bg'] * 7)
     assert 'parameter' not in str(e.value)
+
+
+def test_missing_data_is_one_clear_line_and_leaves_no_run_folder(tmp_path, data):
+    train, val, base = data
+    out = tmp_path / 'runs' / 'new'
+    cfg = write_config(tmp_path / 'c.yaml', tmp_path / 'no_such_data', val, out)
+    proc = subprocess.run([sys.executable, '-m', 'training.train', '--config', str(cfg),
+                           '--no-progress'], cwd=ROOT, env=_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.splitlines() if 'no_such_data' in ln]
+    assert len(lines) == 1 and 'ERROR' in lines[0], proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert not out.exists() and (tmp_path / 'runs').is_dir()
+    # a folder that was there before (a run to resume, say) is left as it was
+    out.mkdir()
+    (out / 'notes.txt').write_text('mine')
+    proc = subprocess.run([sys.executable, '-m', 'training.train', '--config', str(cfg),
+                           '--no-progress'], cwd=ROOT, env=_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert (out / 'notes.txt').read_text() == 'mine'

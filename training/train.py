@@ -53,6 +53,7 @@ from dataclasses import dataclass, replace
 import math
 import os
 from pathlib import Path
+import shutil
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -75,9 +76,9 @@ from training.losses import REGION_LOSSES, SegmentationLoss
 from training.metrics import CONE_CLASSES, cone_miou, ConfusionMatrix, format_table, METRICS
 from training.metrics import metric_value
 from training.transforms import EvalTransform, Normalize, TrainTransform
-from training.utils import (barrier, cleanup_distributed, ConfigError, deep_merge, DistEnv,
-                            init_distributed, log, rng_state, set_by_path, set_rng_state,
-                            setup_logging)
+from training.utils import (barrier, cleanup_distributed, close_log_file, ConfigError, deep_merge,
+                            DistEnv, init_distributed, log, logging_to_stderr, rng_state,
+                            set_by_path, set_rng_state, setup_logging)
 import yaml
 
 __all__ = ['get_args_parser', 'main', 'cli', 'load_config', 'load_matching_weights', 'validate',
@@ -621,10 +622,11 @@ def _resume_checkpoint(resume: Optional[str], out: Path) -> Tuple[Any, Optional[
 
 
 def _init_weights(model: nn.Module, resume_ckpt: Any, state_file: Optional[Path],
-                  data: RunData, init_from: Optional[str]) -> None:
+                  data: RunData, init_from: Optional[str], cfg: Dict[str, Any]) -> None:
     """Load the weights of the run to resume, else the matching ones of ``init_from``."""
     if resume_ckpt is not None:
         _check_resumable(resume_ckpt, data.mcfg, data.classes, data.input_size, state_file)
+        _check_same_config(resume_ckpt.training_state.get('config'), cfg, state_file)
         model.load_state_dict(resume_ckpt.state_dict)
         if init_from:
             log.info('resuming: --init-from %s is ignored', init_from)
@@ -705,7 +707,7 @@ def build_model_and_optim(cfg: Dict[str, Any], args: argparse.Namespace, env: Di
     torch.manual_seed(int(tc['seed']))
     model: nn.Module = build_model(data.mcfg, where=f'model.arch {cfg["model"]["arch"]}')
     resume_ckpt, state_file = _resume_checkpoint(args.resume, out)
-    _init_weights(model, resume_ckpt, state_file, data, tc['init_from'])
+    _init_weights(model, resume_ckpt, state_file, data, tc['init_from'], cfg)
     model.to(env.device)
     if env.device.type == 'cuda':
         model = model.to(memory_format=torch.channels_last)
@@ -1012,10 +1014,16 @@ def main(args: argparse.Namespace) -> Dict[str, Any]:
 def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[str, Any]:
     """Set the run up, train epoch by epoch until done, stopped early or --stop-after-steps."""
     t_start = time.time()
+    new_folder = not Path(cfg['output_dir']).exists()
     out = prepare_output_dir(cfg, env)
     show_bars = env.is_main and not args.no_progress
-    data = build_data(cfg, env, show_bars)
-    trainer, st = build_model_and_optim(cfg, args, env, data, out)
+    try:
+        data = build_data(cfg, env, show_bars)
+        trainer, st = build_model_and_optim(cfg, args, env, data, out)
+    except (ConfigError, DatasetError, CheckpointError):
+        if new_folder and env.is_main:
+            _remove_unused_run_folder(out)
+        raise
     writer = start_logging(cfg, env, out, data, trainer, st)
     run = Run(cfg=cfg, env=env, out=out, data=data, trainer=trainer, show_bars=show_bars,
               writer=writer, meta=checkpoint_meta(cfg, data))
@@ -1040,6 +1048,13 @@ def _run(cfg: Dict[str, Any], args: argparse.Namespace, env: DistEnv) -> Dict[st
                      st['best_score'], st['best_epoch'])
         barrier(env)
     return finish(run, st, interrupted, t_start)
+
+
+def _remove_unused_run_folder(out: Path) -> None:
+    """Remove a run folder this process created when setting the run up failed in it."""
+    close_log_file(out / 'train.log')
+    if {p.name for p in out.iterdir()} <= {'train.log'}:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _reduce_mean(total: float, count: int, env: DistEnv) -> float:
@@ -1075,6 +1090,56 @@ def _check_resumable(ckpt, mcfg: ModelConfig, classes: List[str],
                               ' Use the same config, a new --output-dir, or --init-from.')
 
 
+# Config entries a resumed run may change: where and how fast it runs, how often it
+# writes and logs, and when it gives up; none of them changes the weights it reaches.
+RESUME_MAY_CHANGE = frozenset({
+    'name', 'output_dir', 'train.workers', 'train.device', 'train.checkpoint_every',
+    'train.log_every', 'train.patience', 'train.min_delta', 'train.compile',
+    'train.init_from'})
+
+
+def _flatten(tree: Any, prefix: str = '') -> Dict[str, Any]:
+    if isinstance(tree, dict):
+        out: Dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(_flatten(v, f'{prefix}{k}.'))
+        return out if out or not prefix else {prefix[:-1]: tree}
+    return {prefix[:-1]: tree}
+
+
+def config_differences(old: Dict[str, Any], new: Dict[str, Any]) -> List[str]:
+    """
+    Return ``key: old -> new`` for the entries that differ, except RESUME_MAY_CHANGE.
+
+    An entry the old config lacks counts as its DEFAULTS value (a key added to the
+    training code after the run started does not block resuming it).
+    """
+    a, b, d = _flatten(old), _flatten(new), _flatten(DEFAULTS)
+    missing = object()
+    diff = []
+    for k in sorted(set(a) | set(b)):
+        was, now = a.get(k, d.get(k, missing)), b.get(k, d.get(k, missing))
+        if k not in RESUME_MAY_CHANGE and was != now:
+            diff.append(f'{k}: {"(unset)" if was is missing else repr(was)} -> '
+                        f'{"(unset)" if now is missing else repr(now)}')
+    return diff
+
+
+def _check_same_config(old: Optional[Dict[str, Any]], cfg: Dict[str, Any],
+                       path: Optional[Path]) -> None:
+    """Refuse to resume a last.pt whose run had another data, model, recipe or length."""
+    if not isinstance(old, dict):
+        return   # a last.pt written before the config was stored: the model check stands
+    diff = config_differences(old, cfg)
+    if diff:
+        shown = '; '.join(diff[:6]) + (f'; and {len(diff) - 6} more' if len(diff) > 6 else '')
+        raise CheckpointError(
+            f'{path} belongs to a run with other settings ({shown}). Resuming it would train '
+            'on with a schedule planned for the old ones. Run again with the settings it was '
+            'started with, give a new --output-dir for a new run, or start a new run from '
+            f'its weights with --init-from {path}.')
+
+
 def _summary(cfg: Dict[str, Any], st: Dict[str, Any], out: Path, t0: float) -> Dict[str, Any]:
     best = st['history'][st['best_epoch'] - 1] if st['best_epoch'] else None
     return {
@@ -1103,8 +1168,10 @@ def cli(argv: Optional[Sequence[str]] = None) -> int:
     try:
         main(args)
     except (ConfigError, DatasetError, CheckpointError, FloatingPointError) as e:
-        log.error('%s', e)
-        print(f'error: {e}', file=sys.stderr)
+        if logging_to_stderr():   # once: the console handler shows it (and train.log keeps it)
+            log.error('%s', e)
+        else:
+            print(f'error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print('interrupted; continue with --resume auto (or --resume <output-dir>/last.pt)',

@@ -113,6 +113,22 @@ def setup_logging(env: DistEnv, log_file: Optional[Path] = None) -> None:
     root.setLevel(logging.INFO if env.is_main else logging.WARNING)
 
 
+def logging_to_stderr() -> bool:
+    """Whether :func:`setup_logging` has put a console handler on the root logger."""
+    return any(getattr(h, _HANDLER_TAG, False) and not isinstance(h, logging.FileHandler)
+               for h in logging.getLogger().handlers)
+
+
+def close_log_file(path: Path) -> None:
+    """Detach and close the handler of :func:`setup_logging` that writes ``path``."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if (getattr(h, _HANDLER_TAG, False) and isinstance(h, logging.FileHandler)
+                and Path(h.baseFilename) == Path(path).resolve()):
+            root.removeHandler(h)
+            h.close()
+
+
 def rng_state() -> Dict[str, Any]:
     """Capture the torch, CUDA, numpy and python RNGs as plain containers and tensors."""
     np_state = np.random.get_state()
