@@ -19,6 +19,8 @@ convolutions (a forward pass with hooks).
 
     python scripts/arch_candidates.py speed --size 640x384 --time 120
     python scripts/arch_candidates.py speed --variants fast fast-sr --peer-onnx lraspp.onnx
+    python scripts/arch_candidates.py speed --checkpoint models/eunet_fs_synthetic.pt \
+        --variants fast   # target 6 of issue 11: the packaged network against LRASPP
 
 LRASPP needs torchvision, which does not import beside the project's CPU torch. Either
 run ``speed`` in a venv where it does (docs/performance.md, CPU run), or export LRASPP
@@ -138,6 +140,20 @@ def eunet_job(variant: str, hw: Tuple[int, int]) -> Job:
     return row, {'net': lambda: runner(x)}
 
 
+def checkpoint_job(path: str, hw: Tuple[int, int]) -> Job:
+    """Return the row and the timed call of a checkpoint's network (its weights) in ORT."""
+    from eunet_ros.core.checkpoint import load_checkpoint
+    ckpt = load_checkpoint(path)
+    model = ckpt.build_model().eval()
+    ph, pw = padded_size(hw, model)
+    runner = OrtNetwork(model, (ph, pw), cache_dir='')
+    x = torch.randn(1, 3, ph, pw)
+    row = {'model': f'{Path(path).name} ({ckpt.variant})', 'batch': 1,
+           'params': count_parameters(model), 'macs': conv_macs(model, (ph, pw)),
+           'input': f'{pw}x{ph}', 'source': str(path)}
+    return row, {'net': lambda: runner(x)}
+
+
 def peer_job(hw: Tuple[int, int], peer_onnx: Optional[str]) -> Optional[Job]:
     """Return LRASPP's row and timed call, built here or read from ``peer_onnx``."""
     x = torch.randn(1, 3, *hw)
@@ -181,6 +197,8 @@ def cmd_speed(args: argparse.Namespace) -> None:
     peer = peer_job(hw, args.peer_onnx)
     if peer is not None:
         jobs.append(peer)
+    for path in args.checkpoint:
+        jobs.append(checkpoint_job(path, hw))
     for v in args.variants:
         jobs.append(eunet_job(v, hw))
     print(f'# {len(jobs)} networks at {w}x{h}, batch 1, fp32, ONNX Runtime '
@@ -245,6 +263,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     s.add_argument('--variants', nargs='+', default=list(DEFAULT_CANDIDATES) + list(PROBES),
                    choices=sorted(VARIANTS) + list(PROBES),
                    help='EUnet variants (and probes: one option on a variant) to time')
+    s.add_argument('--checkpoint', action='append', default=[], metavar='PT',
+                   help='also time the network of this checkpoint, with its weights '
+                        '(repeatable; e.g. the packaged models/eunet_fs_synthetic.pt)')
     s.add_argument('--size', type=parse_resolution, default=(640, 384),
                    help='network input WxH')
     s.add_argument('--time', type=float, default=120.0, help='seconds of timing at most')
