@@ -300,6 +300,16 @@ def test_model_card_shows_the_distance_table_and_the_label_rule(data, tmp_path):
         'training and evaluation.')
     write_frame(train, 't0', FRAMES['a'], min_cone_px=12)
     assert 'the training scenes use 12 px' in model_card.label_rule(metrics, spec)
+    # training frames at half the camera's scale with half the threshold: one rule
+    assert metrics['by_distance']['frame_height'] == H
+    scene_file = train / 'scene' / 't0.json'
+    half = json.loads(scene_file.read_text())
+    half.update(min_cone_px=4, height=H // 2)
+    scene_file.write_text(json.dumps(half))
+    assert model_card.label_rule(metrics, spec) == (
+        f'Label rule: cones under 8 px tall in the {H} px high evaluation frames '
+        f'({800 / H:.2f} % of the frame height) are marked ignore (255); the same share in '
+        f'training: 4 px in the {H // 2} px high training frames.')
     # an evaluation without scene files: the card is as before
     plain = {k: v for k, v in metrics.items() if k != 'by_distance'}
     text = model_card.render(ckpt, plain, None, 'make x')

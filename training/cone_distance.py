@@ -37,7 +37,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ['FOUND_FRACTION', 'DEFAULT_BINS', 'ALL', 'ALL_CONES', 'Scene', 'DistanceBins',
            'ConeDetection', 'folder_scenes', 'read_scene', 'read_instances', 'min_cone_px_of',
+           'label_rule_of',
            'format_distance_table', 'markdown_distance_table', 'rule_text']
 
 FOUND_FRACTION = 0.5
@@ -195,16 +196,23 @@ def folder_scenes(root: Path, stems: Sequence[str],
 
 def min_cone_px_of(root: Path) -> Optional[int]:
     """Return ``min_cone_px`` of the first scene JSON of a folder dataset (None: none there)."""
+    return label_rule_of(root)[0]
+
+
+def label_rule_of(root: Path) -> Tuple[Optional[int], Optional[int]]:
+    """Return (``min_cone_px``, frame height) of a folder dataset's first scene JSON."""
     sdir = Path(root) / 'scene'
     first = next(iter(sorted(sdir.glob('*.json'))), None) if sdir.is_dir() else None
     if first is None:
-        return None
+        return None, None
     try:
         raw = read_json(first, 'scene file')
     except DatasetError:
-        return None
-    v = raw.get('min_cone_px') if isinstance(raw, dict) else None
-    return v if _int(v) else None
+        return None, None
+    if not isinstance(raw, dict):
+        return None, None
+    v, h = raw.get('min_cone_px'), raw.get('height')
+    return (v if _int(v) else None), (h if _int(h) and h > 0 else None)
 
 
 class DistanceBins:
@@ -257,6 +265,7 @@ class ConeDetection:
         self.ignored = 0
         self.no_pixels = 0
         self.min_cone_px: set = set()
+        self.heights: set = set()
         self.seen_classes: set = set()
 
     def update(self, pred: np.ndarray, truth: np.ndarray, instances: np.ndarray,
@@ -272,6 +281,8 @@ class ConeDetection:
         self.frames += 1
         if scene.min_cone_px is not None:
             self.min_cone_px.add(int(scene.min_cone_px))
+        if scene.height is not None:
+            self.heights.add(int(scene.height))
         if n == 0:
             return
         flat = instances.reshape(-1)
@@ -319,6 +330,7 @@ class ConeDetection:
         last = len(self.bins) - 1
         cols = [j for j in range(len(self.bins)) if 0 < j < last or per_bin[j] > 0]
         px = sorted(self.min_cone_px)
+        heights = sorted(self.heights)
         return {
             'rule': rule_text(),
             'found_fraction': FOUND_FRACTION,
@@ -330,6 +342,7 @@ class ConeDetection:
             'found': int(self.found.sum()),
             'skipped': {'ignored': self.ignored, 'no_pixels': self.no_pixels},
             'min_cone_px': (px[0] if len(px) == 1 else px) if px else None,
+            'frame_height': (heights[0] if len(heights) == 1 else heights) if heights else None,
             'table': self._table(self.found, rows, cols),
             'ground_truth': self._table(self.truth_found, rows, cols),
         }

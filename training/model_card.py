@@ -22,46 +22,57 @@ import argparse
 import json
 from pathlib import Path
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from eunet_ros.core.checkpoint import load_checkpoint
-from training.cone_distance import markdown_distance_table, min_cone_px_of
+from training.cone_distance import label_rule_of, markdown_distance_table
 from training.datasets.files import atomic_write_bytes
 from training.evaluate import markdown_table
 
 __all__ = ['render', 'label_rule', 'main']
 
 
-def _train_min_cone_px(train_specs: Any) -> List[Optional[int]]:
-    """Return ``min_cone_px`` of every training folder dataset (None where unknown)."""
+def _train_rules(train_specs: Any) -> List[Tuple[Optional[int], Optional[int]]]:
+    """Return (``min_cone_px``, frame height) of every training folder (None where unknown)."""
     specs = train_specs if isinstance(train_specs, list) else []
-    return [min_cone_px_of(Path(s['root'])) if isinstance(s, dict) and s.get('type') == 'folder'
-            and s.get('root') else None for s in specs]
+    return [label_rule_of(Path(s['root'])) if isinstance(s, dict) and s.get('type') == 'folder'
+            and s.get('root') else (None, None) for s in specs]
 
 
 def label_rule(metrics: Dict[str, Any], train_specs: Any = None) -> str:
     """
     State the small-cone label rule the data records ('' when it records none).
 
-    :param metrics: training.evaluate's metrics.json (``by_distance.min_cone_px``).
+    The rule is the same in training and evaluation when the threshold is the same
+    share of the frame height: 8 px in 1280x720 test frames and 4 px in 640x360
+    training frames (that camera at half scale) are one rule.
+
+    :param metrics: training.evaluate's metrics.json (``by_distance.min_cone_px`` and
+        ``frame_height``).
     :param train_specs: the training data specs of the checkpoint's provenance.
     """
-    px = (metrics.get('by_distance') or {}).get('min_cone_px')
+    by = metrics.get('by_distance') or {}
+    px, h = by.get('min_cone_px'), by.get('frame_height')
     if not isinstance(px, int):
         return ''
-    train = _train_min_cone_px(train_specs)
-    rule = (f'cones under {px} px tall at the frame size are marked ignore (255) in '
-            'training and evaluation')
-    if train and all(t == px for t in train):
-        return f'Label rule: {rule}.'
-    known = sorted({t for t in train if t is not None})
+    h = h if isinstance(h, int) and h > 0 else None
+    train = _train_rules(train_specs)
+    known = [(p, th) for p, th in train if p is not None]
+    rule = f'cones under {px} px tall at the frame size'
+    if train and len(known) == len(train) and all(p == px for p, _ in known):
+        return f'Label rule: {rule} are marked ignore (255) in training and evaluation.'
+    if (train and h and len(known) == len(train)
+            and all(th and p * h == px * th for p, th in known)):
+        sizes = ', '.join(sorted({f'{p} px in the {th} px high training frames'
+                                  for p, th in known}))
+        return (f'Label rule: cones under {px} px tall in the {h} px high evaluation frames '
+                f'({px / h * 100:.2f} % of the frame height) are marked ignore (255); the '
+                f'same share in training: {sizes}.')
     if known:
-        return (f'Label rule: cones under {px} px tall at the frame size are marked ignore '
-                f'(255) in evaluation; the training scenes use {", ".join(map(str, known))} '
-                'px.')
-    return (f'Label rule: cones under {px} px tall at the frame size are marked ignore (255) '
-            'in evaluation (the training data is not on this disk to check it says the '
-            'same).')
+        return (f'Label rule: {rule} are marked ignore (255) in evaluation; the training '
+                f'scenes use {", ".join(map(str, sorted({p for p, _ in known})))} px.')
+    return (f'Label rule: {rule} are marked ignore (255) in evaluation (the training data is '
+            'not on this disk to check it says the same).')
 
 
 def render(checkpoint: Path, metrics: Dict[str, Any], summary: Optional[Dict[str, Any]],
