@@ -133,6 +133,12 @@ synthetic-data: setup
 	$(call syn_render,val,$(SYN_VAL),$(SYN_SEED_VAL))
 	$(call syn_render,train,$(SYN_TRAIN),$(SYN_SEED_TRAIN))
 
+# $(call syn_card[,extra model_card args]): write $(SYN_RUN)/model_card.md for the run's best.pt
+syn_card = $(PY) -m training.model_card --checkpoint $(SYN_RUN)/best.pt --eval $(SYN_RUN)/eval_test/metrics.json \
+		--summary $(SYN_RUN)/summary.json --out $(SYN_RUN)/model_card.md $(1) \
+		--note "Trained only on synthetic Formula Student scenes (training.synthetic). For a real car, fine-tune it on FSOCO and your own labelled frames (README, Training)." \
+		--command "make train-synthetic SYN_PROFILE=$(SYN_PROFILE) SYN_DEVICE=$(SYN_DEVICE) SYN_VARIANT=$(SYN_VARIANT) SYN_CONFIG=$(SYN_CONFIG)  \# $(SYN_TRAIN) train / $(SYN_VAL) val images at $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_TEST) test images at $(SYN_TEST_WIDTH)x$(SYN_TEST_HEIGHT), seeds $(SYN_SEED_TRAIN)/$(SYN_SEED_VAL)/$(SYN_SEED_TEST), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), lr $(SYN_LR)"
+
 train-synthetic: synthetic-data
 	@echo "[train-synthetic] profile $(SYN_PROFILE): $(SYN_TRAIN) images $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), run folder $(SYN_RUN)"
 	$(PY) -m training.train --config $(SYN_CONFIG) --output-dir $(SYN_RUN) \
@@ -144,10 +150,7 @@ train-synthetic: synthetic-data
 	$(PY) -m training.evaluate --checkpoint $(SYN_RUN)/best.pt --device $(SYN_DEVICE) \
 		--dataset folder:$(call syn_dir,test,$(SYN_TEST),$(SYN_SEED_TEST),$(SYN_TEST_WIDTH)x$(SYN_TEST_HEIGHT),$(SYN_TEST_MIN_PX)) \
 		--output-dir $(SYN_RUN)/eval_test --title "held-out synthetic test set (seed $(SYN_SEED_TEST))"
-	@$(PY) -m training.model_card --checkpoint $(SYN_RUN)/best.pt --eval $(SYN_RUN)/eval_test/metrics.json \
-		--summary $(SYN_RUN)/summary.json --out $(SYN_RUN)/model_card.md \
-		--note "Trained only on synthetic Formula Student scenes (training.synthetic). For a real car, fine-tune it on FSOCO and your own labelled frames (README, Training)." \
-		--command "make train-synthetic SYN_PROFILE=$(SYN_PROFILE) SYN_DEVICE=$(SYN_DEVICE) SYN_VARIANT=$(SYN_VARIANT) SYN_CONFIG=$(SYN_CONFIG)  # $(SYN_TRAIN) train / $(SYN_VAL) val images at $(SYN_WIDTH)x$(SYN_HEIGHT), $(SYN_TEST) test images at $(SYN_TEST_WIDTH)x$(SYN_TEST_HEIGHT), seeds $(SYN_SEED_TRAIN)/$(SYN_SEED_VAL)/$(SYN_SEED_TEST), $(SYN_EPOCHS) epochs, batch $(SYN_BATCH), lr $(SYN_LR)" >/dev/null
+	@$(call syn_card) >/dev/null
 	@echo "[train-synthetic] done: $(SYN_RUN)/best.pt, held-out metrics in $(SYN_RUN)/eval_test/, card $(SYN_RUN)/model_card.md"
 	@echo "[train-synthetic] models/ is unchanged; 'make promote-synthetic' compares it with $(SYN_MODEL) on the same test set and replaces it only when better"
 
@@ -162,5 +165,6 @@ promote-synthetic: setup
 		--output-dir $(SYN_RUN)/eval_current --title "shipped checkpoint on the same test set" >/dev/null || exit 1; fi
 	$(PY) -m training.promote --candidate $(SYN_RUN)/best.pt --candidate-eval $(SYN_RUN)/eval_test/metrics.json \
 		--current $(SYN_MODEL) $(if $(wildcard $(SYN_MODEL)),--current-eval $(SYN_RUN)/eval_current/metrics.json) $(PROMOTE_ARGS)
+	@$(call syn_card,$$(test -f $(SYN_RUN)/eval_current/metrics.json && echo --before-eval $(SYN_RUN)/eval_current/metrics.json --before-label previously-shipped)) >/dev/null
 	@cp $(SYN_RUN)/model_card.md $(basename $(SYN_MODEL)).md.partial && mv $(basename $(SYN_MODEL)).md.partial $(basename $(SYN_MODEL)).md
 	@echo "[promote-synthetic] wrote $(SYN_MODEL) and $(basename $(SYN_MODEL)).md"

@@ -310,6 +310,18 @@ def test_model_card_shows_the_distance_table_and_the_label_rule(data, tmp_path):
         f'Label rule: cones under 8 px tall in the {H} px high evaluation frames '
         f'({800 / H:.2f} % of the frame height) are marked ignore (255); the same share in '
         f'training: 4 px in the {H // 2} px high training frames.')
+    # promoted over an earlier checkpoint: the card shows both on the same test set
+    (tmp_path / 'm.json').write_text(json.dumps(metrics))
+    worse = json.loads(json.dumps(metrics))
+    worse['iou']['blue_cone'] = 0.25
+    (tmp_path / 'old.json').write_text(json.dumps(worse))
+    assert model_card.main(['--checkpoint', str(ckpt), '--eval', str(tmp_path / 'm.json'),
+                            '--before-eval', str(tmp_path / 'old.json'), '--before-label',
+                            'shipped', '--out', str(tmp_path / 'card.md')]) == 0
+    card = (tmp_path / 'card.md').read_text()
+    assert '## Before and after, on the same test set' in card
+    assert '| class | shipped IoU % | bg.pt IoU % | diff (points) |' in card
+    assert '| blue_cone | 25.0 |' in card
     # an evaluation without scene files: the card is as before
     plain = {k: v for k, v in metrics.items() if k != 'by_distance'}
     text = model_card.render(ckpt, plain, None, 'make x')

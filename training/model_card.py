@@ -25,6 +25,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from eunet_ros.core.checkpoint import load_checkpoint
+from training.compare import compare_markdown
 from training.cone_distance import label_rule_of, markdown_distance_table
 from training.datasets.files import atomic_write_bytes
 from training.evaluate import markdown_table
@@ -76,8 +77,14 @@ def label_rule(metrics: Dict[str, Any], train_specs: Any = None) -> str:
 
 
 def render(checkpoint: Path, metrics: Dict[str, Any], summary: Optional[Dict[str, Any]],
-           command: str, note: str = '') -> str:
-    """Return the Markdown text of the model card."""
+           command: str, note: str = '', before: Optional[Dict[str, Any]] = None,
+           before_label: str = 'before') -> str:
+    """
+    Return the Markdown text of the model card.
+
+    :param before: metrics.json of the checkpoint this one replaces, on the same test
+        set: adds a before/after section (per-class IoU and cones found by distance).
+    """
     ckpt = load_checkpoint(checkpoint)
     prov = ckpt.provenance
     cfg = (summary or {}).get('config', {})
@@ -114,6 +121,10 @@ def render(checkpoint: Path, metrics: Dict[str, Any], summary: Optional[Dict[str
     rule = label_rule(metrics, prov.get('data', {}).get('train'))
     if rule:
         lines += [rule, '']
+    if before is not None:
+        lines += ['## Before and after, on the same test set', '',
+                  compare_markdown([before, metrics], [before_label, checkpoint.name]).rstrip(),
+                  '']
     return '\n'.join(lines)
 
 
@@ -125,11 +136,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument('--summary', help="training.train's summary.json")
     p.add_argument('--command', default='', help='the command that reproduces the checkpoint')
     p.add_argument('--note', default='', help='a paragraph at the top')
+    p.add_argument('--before-eval', help='metrics.json of the checkpoint this one replaces, '
+                   'on the same test set: adds a before/after section')
+    p.add_argument('--before-label', default='before', help='its name in that section')
     p.add_argument('--out', required=True)
     a = p.parse_args(argv)
     metrics = json.loads(Path(a.eval).read_text())
     summary = json.loads(Path(a.summary).read_text()) if a.summary else None
-    text = render(Path(a.checkpoint), metrics, summary, a.command, a.note)
+    before = json.loads(Path(a.before_eval).read_text()) if a.before_eval else None
+    text = render(Path(a.checkpoint), metrics, summary, a.command, a.note, before,
+                  a.before_label)
     atomic_write_bytes(a.out, text.encode())
     print(text)
     return 0
