@@ -106,6 +106,7 @@ setup(
             'benchmark = eunet_ros.benchmark:main',
             'segment_node = eunet_ros.ros.segment_node:main',
             'camera_replay = eunet_ros.ros.camera_replay:main',
+            'eunet_bag = eunet_ros.bag:main',
         ],
     },
     cmdclass={'install_scripts': InstallScripts, 'develop': Develop},
