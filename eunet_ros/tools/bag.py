@@ -779,6 +779,9 @@ def _engine_args(p: argparse.ArgumentParser, checkpoint: bool = True) -> None:
                    help='frames per network batch, across cameras (default 4, as max_batch)')
 
 
+BAG_HELP = 'a rosbag2 folder (metadata.yaml with sqlite3 or MCAP files) or one .db3 / .mcap file'
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     """Return the parser of ``python -m eunet_ros.bag``."""
     p = argparse.ArgumentParser(
@@ -786,10 +789,10 @@ def get_args_parser() -> argparse.ArgumentParser:
         'rosbag2 bags (sqlite3 or MCAP) without ROS.')
     sub = p.add_subparsers(dest='command', required=True)
     i = sub.add_parser('info', help='topics, counts, duration, what segment would process')
-    i.add_argument('bag')
+    i.add_argument('bag', help=BAG_HELP)
     i.add_argument('--topics', nargs='+', help='image topics segment would take')
     s = sub.add_parser('segment', help='segment the image topics into a new bag')
-    s.add_argument('bag')
+    s.add_argument('bag', help=BAG_HELP)
     s.add_argument('out', help='the new bag (a folder; must not exist unless --overwrite)')
     s.add_argument('--topics', nargs='+', help='image topics to segment (default: all)')
     s.add_argument('--copy-input', action='store_true', help='copy every input topic too')
@@ -805,8 +808,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     s.add_argument('--quiet', action='store_true', help='no progress bar')
     _engine_args(s)
     e = sub.add_parser('export', help='frames (and pre-labels) to a folder dataset')
-    e.add_argument('bag')
-    e.add_argument('dir')
+    e.add_argument('bag', help=BAG_HELP)
+    e.add_argument('dir', help='dataset folder: DIR/images, DIR/masks (created or added to)')
     e.add_argument('--topics', nargs='+', help='image topics to export (default: all)')
     g = e.add_mutually_exclusive_group()
     g.add_argument('--stride', type=at_least(1), default=1, help='every Nth frame per topic')
@@ -820,13 +823,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     e.add_argument('--quiet', action='store_true')
     _engine_args(e)
     c = sub.add_parser('compare', help='the same frames through two checkpoints')
-    c.add_argument('bag')
+    c.add_argument('bag', help=BAG_HELP)
     c.add_argument('--checkpoints', nargs=2, required=True, metavar=('A.pt', 'B.pt'))
     c.add_argument('--topics', nargs='+')
     c.add_argument('--stride', type=at_least(1), default=1)
     c.add_argument('--max-frames', type=at_least(0), default=0, help='0: all')
     c.add_argument('--top', type=at_least(1), default=8, help='frames on the contact sheet')
-    c.add_argument('--sheet', default='compare_sheet.png', help='contact sheet PNG ('' none)')
+    c.add_argument('--sheet', default='compare_sheet.png',
+                   help='contact sheet PNG to write (empty: none)')
     c.add_argument('--quiet', action='store_true')
     _engine_args(c, checkpoint=False)
     return p
@@ -841,6 +845,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == 'info':
             print(bag_info(args.bag, args.topics))
         elif args.command == 'segment':
+            if not 0.0 <= args.alpha <= 1.0:
+                raise BagError(f'--alpha must be within 0..1, got {args.alpha}')
             engine = load_engine(args.checkpoint, args)
             rep = segment_bag(args.bag, args.out, engine, topics=args.topics,
                               copy_input=args.copy_input, overlay=args.overlay,
