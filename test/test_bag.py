@@ -134,7 +134,7 @@ def test_batches_across_cameras_agree_with_single_frames(tmp_path, engine):
     assert agree > 0.999
 
 
-def test_compression_follows_the_input_and_storage_can_change(tmp_path, ckpt):
+def test_compression_follows_the_input_and_storage_and_qos_can_change(tmp_path, ckpt):
     write_drive(tmp_path / 'in', 'sqlite3', frames=2, compression='message')
     assert cli('segment', tmp_path / 'in', tmp_path / 'same', *engine_args(ckpt)) == 0
     meta = yaml.safe_load((tmp_path / 'same' / 'metadata.yaml').read_text())
@@ -149,6 +149,14 @@ def test_compression_follows_the_input_and_storage_can_change(tmp_path, ckpt):
     assert info['compression_mode'].lower() in ('', 'none')
     rear = {'/rear/mask', '/rear/cones/mask', '/rear/track/mask'}
     assert set(read_bag(tmp_path / 'other')) == rear
+    assert cli('segment', tmp_path / 'in', tmp_path / 'node_qos', '--qos', 'node',
+               *engine_args(ckpt)) == 0
+    from rosbags.interfaces import QosDurability, QosReliability
+    from rosbags.rosbag2 import Reader
+    with Reader(tmp_path / 'node_qos') as r:
+        qos = {c.topic: c.ext.offered_qos_profiles for c in r.connections}
+    assert {(q[0].reliability, q[0].depth, q[0].durability) for q in qos.values()} == {
+        (QosReliability.RELIABLE, 1, QosDurability.VOLATILE)}
 
 
 def test_existing_output_is_kept_unless_overwrite(tmp_path, ckpt, capsys):

@@ -11,12 +11,12 @@ Reads and writes rosbag2 (sqlite3 and MCAP storage) with the pure-Python
   ``segment`` would do with each image topic.
 * ``segment IN OUT``: every sensor_msgs/Image and CompressedImage topic (or
   ``--topics``) through :class:`~eunet_ros.core.engine.SegmentationEngine` in
-  batches, in the bag's order; OUT holds per camera the topics segment_node
+  batches, in time order (bag timestamps); OUT holds per camera the topics segment_node
   publishes live (``<camera>/mask``, ``<camera>/<group>/mask``, with
   ``--overlay`` ``<camera>/overlay``), with the input's headers and the names,
   types and fields of :mod:`eunet_ros.ros.outputs`. ``--copy-input`` copies the
   original topics too. Storage, compression and QoS follow the input unless
-  ``--storage`` / ``--compression`` say otherwise. The bag is written under a
+  ``--storage`` / ``--compression`` / ``--qos`` say otherwise. The bag is written under a
   hidden temporary name beside OUT and renamed when complete.
 * ``export IN DIR``: frames to ``DIR/images`` at a ``--stride`` or ``--min-gap``;
   ``--pre-label`` writes the model's masks to ``DIR/masks`` (the folder-dataset
@@ -443,10 +443,14 @@ def _output_version(bag: Bag) -> int:
 def segment_bag(inp: str, out: str, engine: Any, *, topics: Optional[Sequence[str]] = None,
                 copy_input: bool = False, overlay: bool = False, alpha: float = 0.5,
                 groups: Sequence[str] = tuple(DEFAULT_GROUPS), batch: int = 4,
-                storage: str = 'input', compression: str = 'input', overwrite: bool = False,
-                quiet: bool = False) -> SegmentReport:
+                storage: str = 'input', compression: str = 'input', qos: str = 'input',
+                overwrite: bool = False, quiet: bool = False) -> SegmentReport:
     """
     Segment the image topics of bag ``inp`` into a new bag ``out``; see the module docstring.
+
+    :param qos: the offered QoS recorded for the output topics: ``input`` (the input
+        camera's) or ``node`` (what segment_node offers by default: reliable, keep
+        last 1, volatile).
 
     :raises BagError: bad input or output, naming the bag, topic or message.
     """
@@ -469,14 +473,15 @@ def segment_bag(inp: str, out: str, engine: Any, *, topics: Optional[Sequence[st
             w = ob.writer
             conns: Dict[Tuple[str, str], Any] = {}
             for cam, t in cams.items():
-                qos = list(t.connection.ext.offered_qos_profiles)
+                profiles = (list(t.connection.ext.offered_qos_profiles) if qos == 'input'
+                            else [_node_output_qos()])
                 names = [('mask', mask_topic(cam))] + [
                     (g, group_topic(cam, g)) for g in group_ids]
                 if overlay:
                     names.append(('overlay', overlay_topic(cam)))
                 for key, name in names:
                     conns[(cam, key)] = w.add_connection(name, IMAGE, typestore=ts,
-                                                         offered_qos_profiles=qos)
+                                                         offered_qos_profiles=profiles)
             copied: Dict[int, Any] = {}
             if copy_input:
                 for t in bag.topics:
@@ -521,6 +526,15 @@ def segment_bag(inp: str, out: str, engine: Any, *, topics: Optional[Sequence[st
             _warn(line)
     report.seconds = time.monotonic() - t0
     return report
+
+
+def _node_output_qos() -> Any:
+    """Return segment_node's default output QoS as a rosbags Qos (reliable, last 1)."""
+    from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
+                                    QosReliability, QosTime)
+    zero = QosTime(0, 0)
+    return Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.VOLATILE, zero,
+               zero, QosLiveliness.SYSTEM_DEFAULT, zero, False)
 
 
 def _copy_connection(w: Any, t: TopicInfo, ts: Any) -> Any:
@@ -804,6 +818,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     s.add_argument('--storage', default='input', choices=('input',) + STORAGES)
     s.add_argument('--compression', default='input', choices=COMPRESSION_MODES,
                    help='zstd compression of the output (default: as the input)')
+    s.add_argument('--qos', default='input', choices=('input', 'node'),
+                   help="offered QoS recorded for the outputs: the input camera's (default) or "
+                   "segment_node's (reliable, keep last 1)")
     s.add_argument('--overwrite', action='store_true', help='replace OUT when it exists')
     s.add_argument('--quiet', action='store_true', help='no progress bar')
     _engine_args(s)
@@ -852,7 +869,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               copy_input=args.copy_input, overlay=args.overlay,
                               alpha=args.alpha, groups=args.groups, batch=args.batch,
                               storage=args.storage, compression=args.compression,
-                              overwrite=args.overwrite, quiet=args.quiet)
+                              qos=args.qos, overwrite=args.overwrite, quiet=args.quiet)
             print(f'wrote {rep.out}: {rep.frames} frame(s) in {rep.seconds:.1f} s '
                   f'({rep.fps:.1f} frames/s); '
                   + ', '.join(f'{t} x{n}' for t, n in sorted(rep.written.items())))
