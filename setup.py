@@ -105,7 +105,9 @@ setup(
         'console_scripts': [
             'benchmark = eunet_ros.benchmark:main',
             'segment_node = eunet_ros.ros.segment_node:main',
+            'segment_lifecycle_node = eunet_ros.ros.segment_lifecycle_node:main',
             'camera_replay = eunet_ros.ros.camera_replay:main',
+            'eunet_bag = eunet_ros.bag:main',
         ],
     },
     cmdclass={'install_scripts': InstallScripts, 'develop': Develop},

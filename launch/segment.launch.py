@@ -10,6 +10,11 @@ Examples (one line each)::
     ros2 launch eunet_ros segment.launch.py camera_topic:=/my_camera/image_raw rviz:=true
     ros2 launch eunet_ros segment.launch.py use_sim_time:=true
         config:=$(ros2 pkg prefix eunet_ros)/share/eunet_ros/config/eufs_sim.yaml
+    ros2 launch eunet_ros segment.launch.py lifecycle:=true
+
+With lifecycle:=true the node is segment_lifecycle_node, a managed node that waits,
+unconfigured, for its transitions (``ros2 lifecycle set /segment_node configure``,
+then ``activate``), as the team's state machine sends them.
 
 The arguments checkpoint, device, backend and camera_topic override the config file
 only when given; left empty, the config file's value stands.
@@ -19,7 +24,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = 'eunet_ros'
@@ -36,6 +41,16 @@ def _segment_node(context, *args, **kwargs):
         value = LaunchConfiguration(name).perform(context).strip()
         if value:
             overrides[name] = value
+    if _truthy(LaunchConfiguration('lifecycle').perform(context)):
+        return [LifecycleNode(
+            package=PACKAGE,
+            executable='segment_lifecycle_node',
+            name='segment_node',
+            namespace=LaunchConfiguration('namespace'),
+            parameters=[LaunchConfiguration('config'), overrides],
+            output='screen',
+            emulate_tty=True,
+        )]
     return [Node(
         package=PACKAGE,
         executable='segment_node',
@@ -77,6 +92,11 @@ def generate_launch_description():
         DeclareLaunchArgument(
             'use_sim_time', default_value='false',
             description='Use the /clock topic (true with simulators and bag replay).'),
+        DeclareLaunchArgument(
+            'lifecycle', default_value='false',
+            description='Start segment_lifecycle_node, a managed node driven through the '
+                        'lifecycle_msgs services (configure, activate, ...), instead of the '
+                        'plain segment_node.'),
         DeclareLaunchArgument(
             'rviz', default_value='false',
             description='Also start rviz2 with config/eunet.rviz (overlay and mask of the '

@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH = ROOT / 'launch' / 'segment.launch.py'
 EXPECTED_ARGS = {'config', 'checkpoint', 'device', 'backend', 'namespace', 'camera_topic',
-                 'use_sim_time', 'rviz'}
+                 'use_sim_time', 'rviz', 'lifecycle'}
 CONFIGS = ('default.yaml', 'eufs_sim.yaml', 'fsds.yaml')
 
 
@@ -111,9 +111,17 @@ def test_launch_executables_match_setup_py(launch_tree):
     assert scripts['segment_node'] == 'eunet_ros.ros.segment_node:main'
     assert scripts['camera_replay'] == 'eunet_ros.ros.camera_replay:main'
     assert 'benchmark' in scripts
-    for call in calls(launch_tree, 'Node'):
-        if const(keyword(call, 'package')) == 'eunet_ros':
-            assert const(keyword(call, 'executable')) in scripts
+    assert scripts['segment_lifecycle_node'] == 'eunet_ros.ros.segment_lifecycle_node:main'
+    named = []
+    # the launch file names the package as PACKAGE = 'eunet_ros'
+    package = {t.id: const(a.value) for a in launch_tree.body if isinstance(a, ast.Assign)
+               for t in a.targets if isinstance(t, ast.Name)}
+    for call in calls(launch_tree, 'Node') + calls(launch_tree, 'LifecycleNode'):
+        pkg = keyword(call, 'package')
+        if (const(pkg) if not isinstance(pkg, ast.Name) else package.get(pkg.id)) == 'eunet_ros':
+            named.append(const(keyword(call, 'executable')))
+            assert named[-1] in scripts
+    assert sorted(named) == ['segment_lifecycle_node', 'segment_node']
     for name in ('segment_node', 'camera_replay'):
         module, func = scripts[name].split(':')
         assert callable(getattr(importlib.import_module(module), func))

@@ -204,8 +204,10 @@ def test_help_of_every_executable_prints_its_parameters_without_starting_ros(nam
     from eunet_ros.ros.camera_replay import REPLAY_PARAMS
     from eunet_ros.ros.node_params import all_specs
     expected = {'segment_node': [s.name for s in all_specs()],
+                'segment_lifecycle_node': [s.name for s in all_specs()],
                 'camera_replay': [s.name for s in REPLAY_PARAMS],
-                'benchmark': ['--device', '--variants', '--max-time']}[name]
+                'benchmark': ['--device', '--variants', '--max-time'],
+                'eunet_bag': ['info', 'segment', 'export', 'compare']}[name]
     block = readme_block('### Without a ROS install')
     assert 'source .ws/install/local_setup.bash' in block
     assert 'EXE=.ws/install/eunet_ros/lib/eunet_ros' in block

@@ -65,10 +65,17 @@ class EngineError(ValueError):
 
 @dataclass
 class Segmentation:
-    """Result for one frame: class-id mask (uint8 H x W) and optional bgr8 overlay."""
+    """
+    Result for one frame: class-id mask (uint8 H x W), optional bgr8 overlay and confidence.
+
+    ``confidence`` (float32 H x W, only when asked) is the largest softmax
+    probability of each pixel (binary networks: that of the predicted side),
+    computed at the network's resolution and resized bilinearly to the frame.
+    """
 
     mask: np.ndarray
     overlay: Optional[np.ndarray] = None
+    confidence: Optional[np.ndarray] = None
 
 
 def resolve_device(device: str) -> torch.device:
@@ -455,7 +462,7 @@ class SegmentationEngine:
     @torch.inference_mode()
     def infer(self, frames: Sequence[np.ndarray], *, color_order: str,
               overlay: Union[bool, Sequence[bool]] = False,
-              alpha: float = 0.5) -> List[Segmentation]:
+              alpha: float = 0.5, confidence: bool = False) -> List[Segmentation]:
         """
         Segment ``frames`` (each uint8 H x W x 3 in ``color_order``) as one batch.
 
@@ -463,6 +470,9 @@ class SegmentationEngine:
         :param color_order: ``'bgr'`` or ``'rgb'``: the channel order of ``frames``.
         :param overlay: compute a bgr8 overlay for all frames (bool) or per frame.
         :param alpha: overlay opacity of the class colours (0..1).
+        :param confidence: also return each pixel's largest class probability
+            (:attr:`Segmentation.confidence`; pre-labels). Off by default: it costs
+            a softmax and a resize per frame.
 
         :returns: one :class:`Segmentation` per frame, masks at each frame's resolution.
 
@@ -479,10 +489,10 @@ class SegmentationEngine:
         if len(want) != len(frames):
             raise EngineError('overlay flags must match the number of frames')
         with self._lock:
-            return self._infer(frames, color_order, want, float(alpha))
+            return self._infer(frames, color_order, want, float(alpha), bool(confidence))
 
     def _infer(self, frames: Sequence[np.ndarray], color_order: str, want: List[bool],
-               alpha: float) -> List[Segmentation]:
+               alpha: float, confidence: bool = False) -> List[Segmentation]:
         serial = self._prepost_threads
         with _torch_threads(serial):
             batch, uploaded, geoms = self._preprocess(frames, color_order)
@@ -493,7 +503,26 @@ class SegmentationEngine:
                 batch = batch.contiguous(memory_format=torch.channels_last)
             logits = self._network(batch.to(self.dtype))
         with _torch_threads(serial):
-            return self._postprocess(frames, uploaded, geoms, logits, color_order, want, alpha)
+            results = self._postprocess(frames, uploaded, geoms, logits, color_order, want,
+                                        alpha)
+            if confidence:
+                for i, (res, geom) in enumerate(zip(results, geoms)):
+                    res.confidence = self._confidence(logits[i], geom)
+            return results
+
+    def _confidence(self, logits: torch.Tensor, geom: Tuple[int, int, int, int]) -> np.ndarray:
+        """Return the largest class probability of one frame's C x H x W logits (float32)."""
+        h, w, rh, rw = geom
+        lg = logits[:, :rh, :rw].float()
+        if self._binary:
+            p = torch.sigmoid(lg[0])
+            conf = torch.maximum(p, 1.0 - p)
+        else:
+            conf = torch.softmax(lg, dim=0).amax(0)
+        conf = np.ascontiguousarray(conf.cpu().numpy(), dtype=np.float32)
+        if (rh, rw) != (h, w):
+            conf = cv2.resize(conf, (w, h), interpolation=cv2.INTER_LINEAR)
+        return conf
 
     def _preprocess(self, frames: Sequence[np.ndarray], color_order: str) -> Tuple[
             torch.Tensor, List[torch.Tensor], List[Tuple[int, int, int, int]]]:

@@ -14,6 +14,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from eunet_ros.ros.image_conversion import to_byte_array
 from eunet_ros.ros.node_params import ConfigError, ParamSpec
+from eunet_ros.ros.outputs import image_fields
 import numpy as np
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
@@ -76,10 +77,8 @@ def image_msg(a: np.ndarray, encoding: str, header: Any = None) -> Image:
     m = Image()
     if header is not None:
         m.header = header
-    m.height, m.width = int(a.shape[0]), int(a.shape[1])
-    m.encoding = encoding
-    m.is_bigendian = 0
-    m.step = int(a.shape[1]) * (int(a.shape[2]) if a.ndim == 3 else 1)
+    for name, value in image_fields(a, encoding).items():
+        setattr(m, name, value)
     m.data = to_byte_array(a)
     return m
 

@@ -37,7 +37,6 @@ import time
 import traceback
 from typing import Any, Dict, List, Optional, TYPE_CHECKING
 
-import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from eunet_ros.ros import dds_profile
 from eunet_ros.ros.frame_slots import LatestFrameSlots
@@ -46,9 +45,10 @@ from eunet_ros.ros.node_params import (all_specs, asks_for_help, camera_params, 
                                        check_names, ConfigError, GLOBAL_PARAMS, group_param,
                                        NodeSettings, parameters_help, parse_settings,
                                        RESERVED_NAMES, resolve_groups, runtime_check)
+from eunet_ros.ros.outputs import (group_luts, group_mask, group_topic, mask_topic,
+                                   overlay_topic)
 from eunet_ros.ros.ros_util import declare, image_msg, run_node
 from eunet_ros.ros.stats import CameraStats, LatencyWindow, LogThrottle
-import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import NameValidationException
 from rclpy.node import Node
@@ -195,11 +195,7 @@ class SegmentNode(Node):
         """Map the class groups to the engine's class ids and build their mask lookup tables."""
         group_ids = resolve_groups(self._settings.groups, self._engine.class_names)
         self._group_ids = group_ids
-        self._luts = {}
-        for g, ids in group_ids.items():
-            lut = np.zeros(256, np.uint8)
-            lut[ids] = 255
-            self._luts[g] = lut
+        self._luts = group_luts(group_ids)
 
     def _choose_converter(self, converter) -> None:
         """Use the given image converter, else pick one with :func:`make_converter`."""
@@ -256,10 +252,10 @@ class SegmentNode(Node):
             raise ConfigError(f'{cs.name}.topic', f'{cs.input_topic!r} is not a valid '
                               f'topic name ({str(e).splitlines()[0]}).') from None
         cam.topic = cam.sub.topic_name
-        cam.mask_pub = self.create_publisher(Image, f'{cs.name}/mask', out_qos)
-        cam.overlay_pub = self.create_publisher(Image, f'{cs.name}/overlay', out_qos)
+        cam.mask_pub = self.create_publisher(Image, mask_topic(cs.name), out_qos)
+        cam.overlay_pub = self.create_publisher(Image, overlay_topic(cs.name), out_qos)
         for g in self._group_ids:
-            cam.group_pubs[g] = self.create_publisher(Image, f'{cs.name}/{g}/mask', out_qos)
+            cam.group_pubs[g] = self.create_publisher(Image, group_topic(cs.name, g), out_qos)
         return cam
 
     def _create_node_interfaces(self) -> None:
@@ -457,7 +453,7 @@ class SegmentNode(Node):
             cam.overlay_pub.publish(image_msg(res.overlay, 'bgr8', msg.header))
         for g, pub in cam.group_pubs.items():
             if pub.get_subscription_count() > 0:
-                pub.publish(image_msg(cv2.LUT(res.mask, self._luts[g]), 'mono8', msg.header))
+                pub.publish(image_msg(group_mask(res.mask, self._luts[g]), 'mono8', msg.header))
         cam.stats.arrival_latency.add(time.monotonic() - arrived)
         stamp = msg.header.stamp
         if stamp.sec or stamp.nanosec:
