@@ -62,7 +62,8 @@ def test_synthetic_same_seed_gives_the_same_bytes():
 
 
 def test_synthetic_texture_lookup_wraps_at_the_seam():
-    """Train sample 2307 of seed 1000 once stopped a 4000-image render.
+    """
+    Train sample 2307 of seed 1000 once stopped a 4000-image render.
 
     A tree-line texel at u = -1e-9 gave ``np.float32(-1e-9) % 1024 == 1024.0``, one past
     the texture; the integer index is now wrapped as well.
