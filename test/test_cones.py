@@ -183,7 +183,7 @@ def test_no_position_at_or_above_the_horizon():
 
 @pytest.mark.parametrize('K,D,model,size,words', [
     ([0, 0, 640, 0, 0, 360, 0, 0, 1], [], 'plumb_bob', (1280, 720), 'focal length'),
-    ([800, 0, float('nan'), 0, 800, 360, 0, 0, 1], [], 'plumb_bob', (1280, 720), 'NaN'),
+    ([800, 0, float('nan'), 0, 800, 360, 0, 0, 1], [], 'plumb_bob', (1280, 720), 'not-a-number'),
     (K, [0.1, 0.2, 0.0], 'plumb_bob', (1280, 720), 'takes 4 or 5'),
     (K, [0.1, 0.2, 0.0, 0.0], 'kannala', (1280, 720), 'not one of'),
     (K[:8], [], 'plumb_bob', (1280, 720), '9 numbers'),
@@ -206,6 +206,9 @@ def test_calibration_file_and_image_size(tmp_path):
     assert '1280x720' in intr.size_problem(640, 360)
     with pytest.raises(IntrinsicsError, match='cannot read'):
         load_calibration(tmp_path / 'missing.yaml')
+    (tmp_path / 'text.yaml').write_text("camera_matrix: {data: ['f', 0, 1, 0, 1, 1, 0, 0, 1]}\n")
+    with pytest.raises(IntrinsicsError, match='must be numbers'):
+        load_calibration(tmp_path / 'text.yaml')
     (tmp_path / 'bad.yaml').write_text('camera_matrix: 3\n')
     with pytest.raises(IntrinsicsError, match='not a camera_calibration file'):
         load_calibration(tmp_path / 'bad.yaml')

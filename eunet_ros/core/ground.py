@@ -99,12 +99,16 @@ def check_intrinsics(K: Sequence[float], D: Sequence[float], model: str, width: 
         point outside the image, an unknown model or a wrong number of coefficients.
     """
     where = f'{source}: ' if source else ''
-    k = np.asarray(list(K), dtype=np.float64)
-    d = np.asarray(list(D), dtype=np.float64)
+    try:
+        k = np.asarray(list(K), dtype=np.float64)
+        d = np.asarray(list(D), dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise IntrinsicsError(f'{where}K and D must be numbers ({e})') from None
     if k.size != 9:
         raise IntrinsicsError(f'{where}K needs 9 numbers, got {k.size}')
     if not np.all(np.isfinite(k)) or not np.all(np.isfinite(d)):
-        raise IntrinsicsError(f'{where}K or D contains NaN or infinity')
+        raise IntrinsicsError(f'{where}K or D holds a non-finite value (not-a-number or '
+                              'infinity)')
     k = k.reshape(3, 3)
     fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
     if fx <= 0 or fy <= 0:
@@ -168,7 +172,7 @@ class CameraPose:
         """Return why no ground position can come out of this pose, or None."""
         vals = (self.x, self.y, self.z, self.roll, self.pitch, self.yaw)
         if not all(math.isfinite(v) for v in vals):
-            return 'the camera pose contains NaN or infinity'
+            return 'the camera pose holds a non-finite value'
         if self.z <= 0:
             return (f'the camera height z is {self.z:g} m; it must be > 0 (above the '
                     'ground plane z = 0)')
