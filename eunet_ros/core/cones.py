@@ -203,12 +203,6 @@ class _LowRes:
         xi = np.minimum(((xs + 0.5) * self.sx).astype(np.intp), self.p.shape[1] - 1)
         return self.p[yi, xi]
 
-    def grid(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """Return the map at the full-resolution rows ``ys`` x columns ``xs``."""
-        yi = np.minimum(((ys + 0.5) * self.sy).astype(np.intp), self.p.shape[0] - 1)
-        xi = np.minimum(((xs + 0.5) * self.sx).astype(np.intp), self.p.shape[1] - 1)
-        return self.p[np.ix_(yi, xi)]
-
 
 def extract_cones(mask: np.ndarray, class_names: Sequence[str], *,
                   probability: Optional[np.ndarray] = None, min_pixels: int = MIN_PIXELS,
@@ -320,18 +314,18 @@ def _roi_cones(mask: np.ndarray, binary: np.ndarray, box: Tuple[int, int, int, i
         return []
     nc = len(ids)
     roi = mask[y0:y1, x0:x1]
-    cidx = index[roi]                                # 0..nc-1 cone class, nc otherwise
-    n_lab = int(labels.max()) + 1
-    table = np.bincount((labels * (nc + 1) + cidx).ravel(),
+    # only the cone pixels of the region: their label, class index and probability
+    ys, xs = np.nonzero(labels)
+    lab = labels[ys, xs]
+    cidx = index[roi[ys, xs]]                        # 0..nc-1 cone class, nc otherwise
+    n_lab = int(lab.max()) + 1
+    table = np.bincount(lab * (nc + 1) + cidx,
                         minlength=n_lab * (nc + 1)).reshape(n_lab, nc + 1)[:, :nc]
     major = table.argmax(1)
     conf = None
     if prob is not None:
-        ys = np.arange(y0, y1)
-        xs = np.arange(x0, x1)
-        p_roi = prob.grid(ys, xs) if isinstance(prob, _LowRes) else prob[y0:y1, x0:x1]
-        own = cidx == major[labels]
-        conf = np.bincount(labels.ravel(), weights=(p_roi * own).ravel(), minlength=n_lab)
+        own = cidx == major[lab]
+        conf = np.bincount(lab, weights=prob[ys + y0, xs + x0] * own, minlength=n_lab)
     out: List[Cone] = []
     for k, bx, by, bw, bh, area in rows.tolist():
         counts = table[k]
