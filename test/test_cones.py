@@ -52,10 +52,13 @@ def test_each_cone_gets_its_class_box_base_point_and_confidence():
         ys, xs = np.nonzero(mask == c.class_id)
         assert c.bbox == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
         assert c.pixels == len(ys)
-        assert c.base == ((xs.min() + xs.max()) / 2, ys.max() + 0.5)
+        # the base point: the bottom edge's centre, lifted one network row (200 / 50)
+        assert c.base == ((xs.min() + xs.max()) / 2, ys.max() + 0.5 - 4)
         assert c.confidence == pytest.approx(0.8)
-    # no probabilities: NaN confidence, same cones
-    assert all(math.isnan(c.confidence) for c in extract_cones(mask, NAMES))
+    # no probabilities: NaN confidence, the same cones, the base on the bottom edge
+    plain = extract_cones(mask, NAMES)
+    assert all(math.isnan(c.confidence) for c in plain)
+    assert sorted(c.base[1] for c in plain) == sorted(c.base[1] + 4 for c in found)
 
 
 def test_small_blobs_ignore_and_non_cone_classes_are_not_cones():
