@@ -84,6 +84,8 @@ DEFAULT_ASPECT = 228 / 325
 BASE_RADIUS = {'large_orange_cone': 0.1425}
 DEFAULT_BASE_RADIUS = 0.114
 _SHRINK = 4
+# Spaghetti labelling (OpenCV 4.5.1 and later); the default algorithm before it
+_CCL = getattr(cv2, 'CCL_SPAGHETTI', cv2.CCL_DEFAULT)
 _MERGE_KERNEL = np.ones((3, 9), np.uint8)
 
 
@@ -243,7 +245,7 @@ def extract_cones(mask: np.ndarray, class_names: Sequence[str], *,
     # neighbouring blobs of a row share one region: fewer, larger regions cost less
     small = cv2.dilate(small, _MERGE_KERNEL)
     n, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        small, 8, cv2.CV_16U, cv2.CCL_SPAGHETTI)
+        small, 8, cv2.CV_16U, _CCL)
     prob = _sampler(probability, (h, w))
     index = np.full(256, len(ids), np.intp)
     index[list(ids)] = np.arange(len(ids))
