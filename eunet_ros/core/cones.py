@@ -14,8 +14,9 @@ them into the point layout :data:`CONE_DTYPE` that ``<camera>/cones``
     seg = engine.infer([frame], color_order='bgr', confidence=True)[0]
     found = cones(seg, engine.class_names, intrinsics, pose)
 
-How a mask becomes cones (each step is cheap; about 1 ms per 1280x720 frame on one
-CPU core, ``python -m eunet_ros.benchmark cones``):
+How a mask becomes cones (OpenCV passes over the frame, then per region numpy over
+its cone pixels and a Python loop over its blobs; ``python -m eunet_ros.benchmark
+cones`` times it, the README has the figures):
 
 1. the cone pixels (every class whose name ends in ``cone``) are found with one
    ``cv2.inRange`` when the cone ids are contiguous (the FS class table), else a LUT;
