@@ -20,7 +20,7 @@ from eunet_ros.core.checkpoint import Checkpoint
 from eunet_ros.core.cones import CONE_DTYPE
 from eunet_ros.core.engine import SegmentationEngine
 from eunet_ros.core.model import config_for_variant
-from eunet_ros.ros.cone_msgs import cloud_to_array
+from eunet_ros.ros.cone_msgs import cloud_to_array, MarkerArray, MARKERS_NOTE
 from eunet_ros.ros.segment_node import StartupError
 import node_harness as H
 import numpy as np
@@ -30,7 +30,6 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from training.synthetic import render_sample
 from training_helpers import PaletteModel
-from visualization_msgs.msg import Marker, MarkerArray
 
 W, H_ = 640, 360
 
@@ -123,6 +122,9 @@ def check_against_truth(points, near):
 
 
 def test_cones_from_camera_info_match_the_known_scene(ros, scene):
+    if MarkerArray is None:
+        pytest.skip(MARKERS_NOTE)
+    from visualization_msgs.msg import Marker
     frame, js, near = scene
     ns = 'cones_info'
     _, clouds, pub = start(ros, ns, js, **pose_params(js))
@@ -171,10 +173,17 @@ def test_without_intrinsics_cones_are_pixel_only_and_diagnostics_say_why(ros, sc
     assert len(points) >= len(near)
     assert np.all(np.isnan(points['x'])) and np.all(np.isnan(points['range']))
     assert np.all(np.isfinite(points['u'])) and np.all(points['confidence'] > 0.9)
-    H.wait_for(lambda: latest_status(diags, ns) is not None and 'no CameraInfo on' in kv(
-        latest_status(diags, ns)).get('cone_positions', ''), what='the reason in diagnostics')
-    s = latest_status(diags, ns)
-    assert s.level == DiagnosticStatus.OK and 'cones: no positions' in s.message
+    # missing intrinsics are no fault: the status stays OK while frames flow, and says why
+
+    def said_why():
+        return [s for d in list(diags) for s in d.status
+                if kv(s).get('topic') == f'/{ns}/camera/image' and s.level == DiagnosticStatus.OK
+                and 'no CameraInfo on' in kv(s).get('cone_positions', '')
+                and 'cones: no positions' in s.message]
+
+    H.publish_until(pub, H.image(frame, stamp=(3, 0)), said_why, timeout=30, period=0.1,
+                    what='an OK status that says why positions are missing')
+    s = said_why()[-1]
     assert kv(s)['cones_placed_last_frame'] == '0'
     assert int(kv(s)['cones_last_frame']) == len(points)
 

@@ -671,8 +671,10 @@ class SegmentNode(Node):
             level, text = DiagnosticStatus.OK, (f'{s["input_rate_hz"]:.1f} Hz in, '
                                                 f'{s["output_rate_hz"]:.1f} Hz out')
         if self._publish_cones and self._enabled and s['processed']:
-            if cam.cones_warn and level == DiagnosticStatus.OK:
-                level, text = DiagnosticStatus.WARN, f'{text}; cones: {cam.cones_note}'
+            if cam.cones_warn:   # a bad CameraInfo or calibration: WARN, whatever else
+                if level == DiagnosticStatus.OK:
+                    level = DiagnosticStatus.WARN
+                text = f'{text}; cones: {cam.cones_note}'
             elif cam.cones_note.startswith('no positions') and level == DiagnosticStatus.OK:
                 text = f'{text}; cones: {cam.cones_note}'
         kv = [
