@@ -75,15 +75,16 @@ class RecordingEngine(SegmentationEngine):
         self.gate = None
         self.entered = threading.Event()
 
-    def infer(self, frames, *, color_order, overlay=False, alpha=0.5):
+    def infer(self, frames, *, color_order, overlay=False, alpha=0.5, **kwargs):
         flags = list(overlay) if not isinstance(overlay, bool) else [overlay] * len(frames)
         self.calls.append({'n': len(frames), 'overlay': flags, 'alpha': alpha,
-                           'sizes': [f.shape[:2] for f in frames]})
+                           'sizes': [f.shape[:2] for f in frames], **kwargs})
         self.entered.set()
         gate, self.gate = self.gate, None
         if gate is not None:
             assert gate.wait(30), 'the test never opened the gate'
-        return super().infer(frames, color_order=color_order, overlay=overlay, alpha=alpha)
+        return super().infer(frames, color_order=color_order, overlay=overlay, alpha=alpha,
+                             **kwargs)
 
 
 def palette_engine():

@@ -298,7 +298,7 @@ def test_camera_namespace():
 def test_export_pre_label_is_a_folder_dataset(tmp_path, ckpt, engine):
     recs = write_drive(tmp_path / 'in', 'mcap', frames=6)
     conf = [engine.infer([r.frame], color_order=r.order, confidence=True)[0] for r in recs]
-    thr = float(np.median(np.concatenate([c.confidence.reshape(-1) for c in conf])))
+    thr = float(np.median(np.concatenate([c.confidence().reshape(-1) for c in conf])))
     out = tmp_path / 'ds'
     assert cli('export', tmp_path / 'in', out, '--stride', 2, '--pre-label',
                '--min-confidence', thr, '--batch', 1, *engine_args(ckpt)) == 0
@@ -312,7 +312,7 @@ def test_export_pre_label_is_a_folder_dataset(tmp_path, ckpt, engine):
         img = cv2.imread(str(out / 'images' / f'{stem}.png'), cv2.IMREAD_COLOR)
         np.testing.assert_array_equal(img, r.frame if r.order == 'bgr' else r.frame[:, :, ::-1])
         label = cv2.imread(str(out / 'masks' / f'{stem}.png'), cv2.IMREAD_UNCHANGED)
-        want = np.where(c.confidence < thr, 255, c.mask).astype(np.uint8)
+        want = np.where(c.confidence() < thr, 255, c.mask).astype(np.uint8)
         np.testing.assert_array_equal(label, want)
         assert 0 < (label == 255).mean() < 1
     # the training code reads it as it is

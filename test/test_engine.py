@@ -235,7 +235,7 @@ def test_confidence_is_the_largest_softmax_probability_and_off_by_default(tmp_pa
     engine = SegmentationEngine(ckpt, device='cpu', backend='torch', warmup=False)
     frame = np.random.default_rng(3).integers(0, 255, (32, 48, 3), dtype=np.uint8)
     plain = engine.infer([frame], color_order='rgb')[0]
-    assert plain.confidence is None
+    assert plain.probability is None and plain.confidence() is None
     res = engine.infer([frame], color_order='rgb', confidence=True)[0]
     np.testing.assert_array_equal(res.mask, plain.mask)
     # the network by hand on the same (unresized, rgb) frame
@@ -245,10 +245,10 @@ def test_confidence_is_the_largest_softmax_probability_and_off_by_default(tmp_pa
     with torch.no_grad():
         logits = engine.model((x - mean) / std)[0]
     want = torch.softmax(logits, 0).amax(0).numpy()
-    np.testing.assert_allclose(res.confidence, want, atol=1e-4)
-    assert res.confidence.dtype == np.float32 and res.confidence.shape == (32, 48)
+    np.testing.assert_allclose(res.confidence(), want, atol=1e-4)
+    assert res.confidence().dtype == np.float32 and res.confidence().shape == (32, 48)
     # at another resolution it is resized with the mask
     big = engine.infer([np.zeros((64, 96, 3), np.uint8)], color_order='rgb',
                        confidence=True)[0]
-    assert big.confidence.shape == (64, 96)
-    assert 1 / 7 - 1e-6 <= big.confidence.min() <= big.confidence.max() <= 1 + 1e-6
+    assert big.confidence().shape == (64, 96)
+    assert 1 / 7 - 1e-6 <= big.confidence().min() <= big.confidence().max() <= 1 + 1e-6

@@ -195,6 +195,13 @@ def test_rviz_shows_the_first_cameras_overlay_and_masks():
     # every topic it shows is one the node publishes with config/default.yaml
     outputs = {'/camera/overlay', '/camera/mask', '/camera/cones/mask', '/camera/track/mask'}
     assert set(images) <= outputs
+    # the cones in base_link: the markers (on) and the cloud (off), with base_link fixed
+    by_class = {d['Class']: d for d in displays}
+    assert by_class['rviz_default_plugins/MarkerArray']['Topic']['Value'] == \
+        '/camera/cone_markers'
+    assert by_class['rviz_default_plugins/MarkerArray']['Enabled'] is True
+    assert by_class['rviz_default_plugins/PointCloud2']['Topic']['Value'] == '/camera/cones'
+    assert data['Visualization Manager']['Global Options']['Fixed Frame'] == 'base_link'
 
 
 def test_launch_for_real_where_launch_ros_exists(tmp_path):

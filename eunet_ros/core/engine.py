@@ -50,6 +50,7 @@ import torch.nn.functional as F
 
 __all__ = ['SegmentationEngine', 'Segmentation', 'EngineError', 'resolve_device',
            'resolve_precision', 'resolve_backend', 'letterbox_geometry', 'upsample_argmax',
+           'max_probability',
            'PRECISIONS', 'BACKENDS']
 
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -66,16 +67,43 @@ class EngineError(ValueError):
 @dataclass
 class Segmentation:
     """
-    Result for one frame: class-id mask (uint8 H x W), optional bgr8 overlay and confidence.
+    Result for one frame: class-id mask (uint8 H x W), optional bgr8 overlay and probability.
 
-    ``confidence`` (float32 H x W, only when asked) is the largest softmax
-    probability of each pixel (binary networks: that of the predicted side),
-    computed at the network's resolution and resized bilinearly to the frame.
+    ``probability`` (with ``infer(..., confidence=True)``): float32, the softmax
+    probability of the arg-max class per pixel at the network's output resolution
+    (the frame's letterboxed region, h x w smaller than the mask, covering the same
+    image); :meth:`confidence` resizes it to the mask's size.
     """
 
     mask: np.ndarray
     overlay: Optional[np.ndarray] = None
-    confidence: Optional[np.ndarray] = None
+    probability: Optional[np.ndarray] = None
+
+    def confidence(self) -> Optional[np.ndarray]:
+        """Return ``probability`` resized (bilinear) to the mask's H x W, or None."""
+        if self.probability is None:
+            return None
+        h, w = self.mask.shape
+        if self.probability.shape == (h, w):
+            return self.probability
+        return cv2.resize(self.probability, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def max_probability(logits: np.ndarray) -> np.ndarray:
+    """
+    Return the softmax probability of the arg-max class of C x h x w logits (float32 h x w).
+
+    ``1 / sum_c exp(l_c - max_c l)``, the classes summed one plane at a time; one
+    logit plane (a binary network) gives ``sigmoid(|l|)``.
+    """
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.shape[0] == 1:
+        return (1.0 / (1.0 + np.exp(-np.abs(logits[0])))).astype(np.float32)
+    best = logits.max(0)
+    total = np.zeros_like(best)
+    for c in range(logits.shape[0]):
+        total += np.exp(logits[c] - best)
+    return np.reciprocal(total, out=total)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -462,7 +490,8 @@ class SegmentationEngine:
     @torch.inference_mode()
     def infer(self, frames: Sequence[np.ndarray], *, color_order: str,
               overlay: Union[bool, Sequence[bool]] = False,
-              alpha: float = 0.5, confidence: bool = False) -> List[Segmentation]:
+              alpha: float = 0.5,
+              confidence: Union[bool, Sequence[bool]] = False) -> List[Segmentation]:
         """
         Segment ``frames`` (each uint8 H x W x 3 in ``color_order``) as one batch.
 
@@ -470,9 +499,9 @@ class SegmentationEngine:
         :param color_order: ``'bgr'`` or ``'rgb'``: the channel order of ``frames``.
         :param overlay: compute a bgr8 overlay for all frames (bool) or per frame.
         :param alpha: overlay opacity of the class colours (0..1).
-        :param confidence: also return each pixel's largest class probability
-            (:attr:`Segmentation.confidence`; pre-labels). Off by default: it costs
-            a softmax and a resize per frame.
+        :param confidence: also return ``probability`` (see :class:`Segmentation`) for all
+            frames (bool) or per frame; computed at the network's resolution, so it
+            costs a few exponentials per network output pixel, nothing when not asked.
 
         :returns: one :class:`Segmentation` per frame, masks at each frame's resolution.
 
@@ -488,11 +517,16 @@ class SegmentationEngine:
         want = [bool(overlay)] * len(frames) if isinstance(overlay, bool) else list(overlay)
         if len(want) != len(frames):
             raise EngineError('overlay flags must match the number of frames')
+        probs = ([bool(confidence)] * len(frames) if isinstance(confidence, bool)
+                 else [bool(c) for c in confidence])
+        if len(probs) != len(frames):
+            raise EngineError('confidence flags must match the number of frames')
         with self._lock:
-            return self._infer(frames, color_order, want, float(alpha), bool(confidence))
+            results = self._infer(frames, color_order, want, float(alpha), probs)
+        return results
 
     def _infer(self, frames: Sequence[np.ndarray], color_order: str, want: List[bool],
-               alpha: float, confidence: bool = False) -> List[Segmentation]:
+               alpha: float, probs: Optional[List[bool]] = None) -> List[Segmentation]:
         serial = self._prepost_threads
         with _torch_threads(serial):
             batch, uploaded, geoms = self._preprocess(frames, color_order)
@@ -503,26 +537,8 @@ class SegmentationEngine:
                 batch = batch.contiguous(memory_format=torch.channels_last)
             logits = self._network(batch.to(self.dtype))
         with _torch_threads(serial):
-            results = self._postprocess(frames, uploaded, geoms, logits, color_order, want,
-                                        alpha)
-            if confidence:
-                for i, (res, geom) in enumerate(zip(results, geoms)):
-                    res.confidence = self._confidence(logits[i], geom)
-            return results
-
-    def _confidence(self, logits: torch.Tensor, geom: Tuple[int, int, int, int]) -> np.ndarray:
-        """Return the largest class probability of one frame's C x H x W logits (float32)."""
-        h, w, rh, rw = geom
-        lg = logits[:, :rh, :rw].float()
-        if self._binary:
-            p = torch.sigmoid(lg[0])
-            conf = torch.maximum(p, 1.0 - p)
-        else:
-            conf = torch.softmax(lg, dim=0).amax(0)
-        conf = np.ascontiguousarray(conf.cpu().numpy(), dtype=np.float32)
-        if (rh, rw) != (h, w):
-            conf = cv2.resize(conf, (w, h), interpolation=cv2.INTER_LINEAR)
-        return conf
+            return self._postprocess(frames, uploaded, geoms, logits, color_order, want, alpha,
+                                     probs or [False] * len(frames))
 
     def _preprocess(self, frames: Sequence[np.ndarray], color_order: str) -> Tuple[
             torch.Tensor, List[torch.Tensor], List[Tuple[int, int, int, int]]]:
@@ -552,8 +568,9 @@ class SegmentationEngine:
 
     def _postprocess(self, frames: Sequence[np.ndarray], uploaded: List[torch.Tensor],
                      geoms: List[Tuple[int, int, int, int]], logits: torch.Tensor,
-                     color_order: str, want: List[bool], alpha: float) -> List[Segmentation]:
-        """Crop, resize and argmax the logits of each frame; overlays where asked."""
+                     color_order: str, want: List[bool], alpha: float,
+                     probs: List[bool]) -> List[Segmentation]:
+        """Crop, resize and argmax each frame's logits; overlays and probabilities where asked."""
         dev = self.device
         results = []
         for i, (h, w, rh, rw) in enumerate(geoms):
@@ -582,7 +599,16 @@ class SegmentationEngine:
                                        alpha)
                 else:
                     ov = self._overlay(uploaded[i], mask, color_order, alpha).cpu().numpy()
-            results.append(Segmentation(mask=mask_np, overlay=ov))
+            prob = None
+            if probs[i]:
+                low = logits[i, :, :rh, :rw].float()
+                if dev.type == 'cpu':
+                    prob = max_probability(low.numpy())
+                elif low.shape[0] == 1:
+                    prob = torch.sigmoid(low[0].abs()).cpu().numpy()
+                else:
+                    prob = torch.softmax(low, 0).amax(0).cpu().numpy()
+            results.append(Segmentation(mask=mask_np, overlay=ov, probability=prob))
         return results
 
     def _network(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,10 +19,12 @@ reason. The others take effect on the next frame.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 import re
 import textwrap
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from eunet_ros.core.ground import CameraPose, check_intrinsics, Intrinsics, IntrinsicsError
 from eunet_ros.core.options import (BACKENDS, check_choice, ConfigError, PRECISIONS, side_ok,
                                     SIZE_RANGE)
 
@@ -38,6 +40,8 @@ __all__ = [
     'TRANSPORTS',
     'RELIABILITIES',
     'RESERVED_NAMES',
+    'DISTORTION_CHOICES',
+    'POSE_KEYS',
     'camera_params',
     'group_param',
     'check_names',
@@ -54,6 +58,12 @@ TRANSPORTS = ('raw', 'compressed')
 RELIABILITIES = ('best_effort', 'reliable')
 NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 DEVICE_RE = re.compile(r'^(auto|cpu|cuda|cuda:[0-9]+)$')
+DISTORTION_CHOICES = ('plumb_bob', 'rational_polynomial', 'equidistant', 'none')
+POSE_KEYS = ('x', 'y', 'z', 'roll', 'pitch', 'yaw')
+_ANGLE = 'in radians (REP 103: the camera is turned by yaw, then pitch, then roll; 0 looks along x'
+_POSE_UNITS = {'x': 'in metres', 'y': 'in metres',
+               'z': 'in metres, the height above the ground (> 0 for cone positions)',
+               'roll': f'{_ANGLE})', 'pitch': f'{_ANGLE}; > 0 looks down)', 'yaw': f'{_ANGLE})'}
 
 # The class groups of the Formula Student class table that get a binary mask each.
 DEFAULT_GROUPS: Dict[str, Tuple[str, ...]] = {
@@ -99,8 +109,12 @@ class ParamSpec:
             return 'double'
         if isinstance(d, str):
             return 'string'
+        if isinstance(d, (list, tuple)) and d and isinstance(d[0], bool):
+            return 'bool[]'
         if isinstance(d, (list, tuple)) and d and isinstance(d[0], int):
             return 'integer[]'
+        if isinstance(d, (list, tuple)) and d and isinstance(d[0], float):
+            return 'double[]'
         return 'string[]'
 
     @property
@@ -155,6 +169,20 @@ GLOBAL_PARAMS: Tuple[ParamSpec, ...] = (
        '<camera>/<group>/mask (mono8, 255 where the class is in the group); the classes '
        "of group <name> come from group.<name>. ['']: no groups.",
        constraints='unique names of letters, digits and _ (starting with a letter)'),
+    _p('publish_cones', True, 'Publish <camera>/cones (sensor_msgs/PointCloud2, one point per '
+       'cone: x y z in base_frame, class_id, confidence, base pixel u v, range) for every '
+       'frame, and <camera>/cone_markers (visualization_msgs/MarkerArray) while subscribed. '
+       'Positions need the camera intrinsics (<camera>/camera_info, <camera>.camera_info_url '
+       'or <camera>.K) and pose (<camera>.pose.*); without them x y z and range are NaN.',
+       read_only=False),
+    _p('base_frame', 'base_link', 'Vehicle frame of the cone positions (REP 103: x forward, '
+       'y left, z up, the ground is z = 0); <camera>.pose.* is the camera in this frame.',
+       constraints='a frame id'),
+    _p('cones.min_pixels', 12, 'Smallest cone blob in pixels; smaller blobs are noise.',
+       min_value=1, max_value=1000000, read_only=False),
+    _p('cones.max_range', 60.0, 'Cones whose base meets the ground farther than this (metres '
+       'from the camera) get no position, like those at or above the horizon.',
+       min_value=1.0, max_value=1000.0, read_only=False),
     _p('max_batch', 4, 'Most frames (one per camera) that go through the network together.',
        min_value=1, max_value=64, read_only=False),
     _p('qos.reliability', 'best_effort', 'Reliability of the image subscriptions '
@@ -187,7 +215,27 @@ def camera_params(camera: str) -> Tuple[ParamSpec, ...]:
         _p(f'{camera}.transport', 'raw', f'How camera {camera!r} sends images: raw '
            '(sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage, jpeg or png).',
            choices=TRANSPORTS),
-    )
+        _p(f'{camera}.camera_info_topic', '', f'sensor_msgs/CameraInfo of camera {camera!r} '
+           '(K, D, distortion model, size of the images it describes). Empty: camera_info '
+           'beside the image topic (<camera>/camera_info for the default topic).',
+           constraints='a topic name, or empty'),
+        _p(f'{camera}.camera_info_url', '', f'Fallback intrinsics of camera {camera!r} while '
+           'no valid CameraInfo arrives: a camera_calibration YAML file (file:///path or a '
+           'path). Empty: none.', constraints='a file path or file:// URL, or empty'),
+        _p(f'{camera}.K', [0.0] * 9, f'Fallback camera matrix of camera {camera!r} (9 '
+           'numbers, row major, of the distorted image) when there is neither CameraInfo nor '
+           'camera_info_url. All zero: none.', constraints='9 numbers, fx and fy > 0, or all 0'),
+        _p(f'{camera}.D', [0.0], f'Distortion coefficients that go with {camera}.K.',
+           constraints='the count of <camera>.distortion_model (plumb_bob 4 or 5, '
+           'rational_polynomial 8, equidistant 4), or all 0'),
+        _p(f'{camera}.distortion_model', 'plumb_bob', f'Distortion model of {camera}.D.',
+           choices=DISTORTION_CHOICES),
+    ) + tuple(
+        _p(f'{camera}.pose.{k}', 0.0, f'Pose of camera {camera!r} (its optical centre) in '
+           f'base_frame: {k} {_POSE_UNITS[k]}.',
+           min_value=-1000.0 if k in 'xyz' else -3.1416,
+           max_value=1000.0 if k in 'xyz' else 3.1416)
+        for k in POSE_KEYS)
 
 
 def group_param(group: str) -> ParamSpec:
@@ -199,11 +247,29 @@ def group_param(group: str) -> ParamSpec:
 
 @dataclass
 class CameraSettings:
-    """One camera: its name, input topic (base, without /compressed) and transport."""
+    """
+    One camera: name, input topic (base, without /compressed), transport, geometry.
+
+    ``intrinsics``: the fallback from ``<camera>.K`` (None when all zero);
+    ``camera_info_url``: the fallback file, loaded by the node (a bad file is a
+    diagnostics message there, not a start-up error); ``pose``: ``<camera>.pose.*``.
+    """
 
     name: str
     topic: str
     transport: str = 'raw'
+    camera_info_topic: str = ''
+    camera_info_url: str = ''
+    intrinsics: Optional[Intrinsics] = None
+    pose: CameraPose = field(default_factory=CameraPose)
+
+    @property
+    def info_topic(self) -> str:
+        """Return the CameraInfo topic: the parameter, else camera_info beside the image."""
+        if self.camera_info_topic:
+            return self.camera_info_topic
+        head = self.topic.rstrip('/').rpartition('/')[0]
+        return f'{head}/camera_info' if head else 'camera_info'
 
     @property
     def input_topic(self) -> str:
@@ -235,6 +301,10 @@ class NodeSettings:
     no_frames_warning_s: float = 5.0
     cuda_graphs: bool = True
     backend: str = 'auto'
+    publish_cones: bool = True
+    base_frame: str = 'base_link'
+    cone_min_pixels: int = 12
+    cone_max_range: float = 60.0
 
 
 def _spec(name: str) -> ParamSpec:
@@ -308,7 +378,13 @@ def _camera_settings(values: Mapping[str, Any], cameras: List[str]) -> List[Came
     for c in cameras:
         transport = _choice(values, f'{c}.transport', TRANSPORTS)
         topic = str(values[f'{c}.topic']).strip() or f'{c}/image'
-        cams.append(CameraSettings(name=c, topic=topic, transport=transport))
+        cams.append(CameraSettings(name=c, topic=topic, transport=transport,
+                                   camera_info_topic=str(values.get(f'{c}.camera_info_topic',
+                                                                    '')).strip(),
+                                   camera_info_url=str(values.get(f'{c}.camera_info_url',
+                                                                  '')).strip(),
+                                   intrinsics=_inline_intrinsics(values, c),
+                                   pose=_pose(values, c)))
     shortcut = str(values['camera_topic']).strip()
     if shortcut:
         if len(cams) != 1:
@@ -317,6 +393,32 @@ def _camera_settings(values: Mapping[str, Any], cameras: List[str]) -> List[Came
                                               'instead.')
         cams[0].topic = shortcut
     return cams
+
+
+def _inline_intrinsics(values: Mapping[str, Any], camera: str) -> Optional[Intrinsics]:
+    """Return ``<camera>.K/D/distortion_model`` as intrinsics, None when K is all zero."""
+    K = [float(v) for v in values.get(f'{camera}.K', [0.0] * 9)]
+    if not any(K):
+        return None
+    model = check_choice(f'{camera}.distortion_model',
+                         values.get(f'{camera}.distortion_model', 'plumb_bob'),
+                         DISTORTION_CHOICES)
+    try:
+        return check_intrinsics(K, [float(v) for v in values.get(f'{camera}.D', [0.0])], model,
+                                source=f'parameters {camera}.K/D')
+    except IntrinsicsError as e:
+        raise ConfigError(f'{camera}.K', str(e)) from None
+
+
+def _pose(values: Mapping[str, Any], camera: str) -> CameraPose:
+    """Return ``<camera>.pose.*`` (finite numbers; the range is the descriptor's)."""
+    pose = {}
+    for k in POSE_KEYS:
+        v = values.get(f'{camera}.pose.{k}', 0.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ConfigError(f'{camera}.pose.{k}', f'expected a finite number, got {v!r}.')
+        pose[k] = float(v)
+    return CameraPose(**pose)
 
 
 def _group_classes(values: Mapping[str, Any], groups: List[str]) -> Dict[str, List[str]]:
@@ -369,6 +471,12 @@ def parse_settings(values: Mapping[str, Any]) -> NodeSettings:
         no_frames_warning_s=float(_number(values, 'no_frames_warning_s')),
         cuda_graphs=bool(values['cuda_graphs']),
         backend=_choice(values, 'backend', BACKENDS),
+        publish_cones=bool(values.get('publish_cones', True)),
+        base_frame=str(values.get('base_frame', 'base_link')).strip() or 'base_link',
+        cone_min_pixels=int(_number(values, 'cones.min_pixels')) if 'cones.min_pixels' in values
+        else 12,
+        cone_max_range=float(_number(values, 'cones.max_range')) if 'cones.max_range' in values
+        else 60.0,
     )
 
 
@@ -403,7 +511,7 @@ def runtime_check(name: str, value: Any) -> Optional[str]:
     if read_only:
         return (f'{name} is fixed at start-up (it decides topics or the model); restart the '
                 'node to change it.')
-    if name == 'publish_overlay':
+    if name in ('publish_overlay', 'publish_cones'):
         return None if isinstance(value, bool) else f'{name} must be a bool, got {value!r}'
     try:
         _number({name: value}, name)
@@ -424,6 +532,8 @@ def all_specs() -> List[ParamSpec]:
 def _default_text(spec: ParamSpec) -> str:
     if spec.name.startswith('group.'):
         return 'cones: the five cone classes; track: [track]'
+    if spec.name.endswith('.K'):
+        return '[0.0] * 9'
     if isinstance(spec.default, str):
         return f"'{spec.default}'"
     return str(spec.default)

@@ -30,6 +30,8 @@ _PARAMETER_TYPES = {
     'double': ParameterType.PARAMETER_DOUBLE,
     'string': ParameterType.PARAMETER_STRING,
     'integer[]': ParameterType.PARAMETER_INTEGER_ARRAY,
+    'double[]': ParameterType.PARAMETER_DOUBLE_ARRAY,
+    'bool[]': ParameterType.PARAMETER_BOOL_ARRAY,
     'string[]': ParameterType.PARAMETER_STRING_ARRAY,
 }
 

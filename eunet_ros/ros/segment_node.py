@@ -15,6 +15,12 @@ A thin rclpy adapter over :class:`eunet_ros.core.engine.SegmentationEngine`:
   ``<camera>/mask`` (mono8 class ids, the input's header and size),
   ``<camera>/overlay`` (bgr8, only computed while subscribed) and
   ``<camera>/<group>/mask`` (mono8 0/255, only computed while subscribed);
+* ``<camera>/cones`` (sensor_msgs/PointCloud2 in ``base_frame``, one point per cone:
+  class, confidence, base pixel and, with intrinsics from ``<camera>/camera_info``
+  or a fallback and the camera's pose, the position on the ground) and
+  ``<camera>/cone_markers`` (MarkerArray, only while subscribed), computed by
+  :mod:`eunet_ros.core.cones` in the inference thread; a bad CameraInfo leaves
+  the cones without positions and the camera's diagnostics say why;
 * ``~/class_table`` (std_msgs/String, JSON, transient local) describes the class
   ids, names and colours; ``/diagnostics`` reports rates, latencies and drops;
   ``~/enable`` (std_srvs/SetBool) pauses and resumes inference;
@@ -38,7 +44,11 @@ import traceback
 from typing import Any, Dict, List, Optional, TYPE_CHECKING
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from eunet_ros.core.cones import cones_to_array, extract_cones, locate_cones
+from eunet_ros.core.ground import Intrinsics, IntrinsicsError, load_calibration
 from eunet_ros.ros import dds_profile
+from eunet_ros.ros.cone_msgs import (camera_info_intrinsics, cloud_msg, marker_array,
+                                     MarkerArray, MARKERS_NOTE)
 from eunet_ros.ros.frame_slots import LatestFrameSlots
 from eunet_ros.ros.image_conversion import ImageConversionError, make_converter
 from eunet_ros.ros.node_params import (all_specs, asks_for_help, camera_params, CameraSettings,
@@ -49,13 +59,14 @@ from eunet_ros.ros.outputs import (group_luts, group_mask, group_topic, mask_top
                                    overlay_topic)
 from eunet_ros.ros.ros_util import declare, image_msg, run_node
 from eunet_ros.ros.stats import CameraStats, LatencyWindow, LogThrottle
+import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import NameValidationException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
-from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import String
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header, String
 from std_srvs.srv import SetBool
 
 if TYPE_CHECKING:  # torch is imported when the node starts, after rclpy.init (see main)
@@ -107,6 +118,21 @@ class _Camera:
         self.group_pubs: Dict[str, Any] = {}
         self.last_frame_t: Optional[float] = None  # monotonic time of the newest frame
         self.silence_reported = False
+        # cones: CameraInfo (newest valid one, or why the newest is refused), fallback
+        self.info_sub = None
+        self.info_topic = ''
+        self.cones_pub = None
+        self.markers_pub = None
+        self.info_key: Any = None
+        self.info: Optional[Intrinsics] = None
+        self.info_problem: Optional[str] = None
+        self.fallback: Optional[Intrinsics] = None
+        self.fallback_problem: Optional[str] = None
+        self.settings: Optional[CameraSettings] = None
+        self.cones_note = 'no frame yet'
+        self.cones_warn = False
+        self.cones_found = 0
+        self.cones_placed = 0
 
 
 class SegmentNode(Node):
@@ -213,6 +239,9 @@ class SegmentNode(Node):
         self._publish_overlay = settings.publish_overlay
         self._overlay_alpha = settings.overlay_alpha
         self._max_batch = settings.max_batch
+        self._publish_cones = settings.publish_cones
+        self._cone_min_pixels = settings.cone_min_pixels
+        self._cone_max_range = settings.cone_max_range
         self._throttle = LogThrottle(5.0)
         # the same silence is reported again after this long; a new situation at once
         self._silence_throttle = LogThrottle(30.0)
@@ -256,7 +285,38 @@ class SegmentNode(Node):
         cam.overlay_pub = self.create_publisher(Image, overlay_topic(cs.name), out_qos)
         for g in self._group_ids:
             cam.group_pubs[g] = self.create_publisher(Image, group_topic(cs.name, g), out_qos)
+        self._create_cone_interfaces(cam, cs, out_qos)
         return cam
+
+    def _create_cone_interfaces(self, cam: _Camera, cs: CameraSettings,
+                                out_qos: QoSProfile) -> None:
+        """Subscribe to CameraInfo, load the fallback intrinsics, create the cone publishers."""
+        cam.settings = cs
+        info_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                              reliability=ReliabilityPolicy.BEST_EFFORT,
+                              durability=DurabilityPolicy.VOLATILE)
+        try:
+            cam.info_sub = self.create_subscription(
+                CameraInfo, cs.info_topic, lambda m, c=cam: self._on_camera_info(c, m), info_qos)
+        except (NameValidationException, ValueError) as e:
+            raise ConfigError(f'{cs.name}.camera_info_topic', f'{cs.info_topic!r} is not a '
+                              f'valid topic name ({str(e).splitlines()[0]}).') from None
+        cam.info_topic = cam.info_sub.topic_name
+        cam.cones_pub = self.create_publisher(PointCloud2, f'{cs.name}/cones', out_qos)
+        if MarkerArray is not None:
+            cam.markers_pub = self.create_publisher(MarkerArray, f'{cs.name}/cone_markers',
+                                                    out_qos)
+        elif not getattr(self, '_markers_noted', False):
+            self._markers_noted = True
+            self.get_logger().warning(MARKERS_NOTE)
+        cam.fallback = cs.intrinsics
+        if cs.camera_info_url:
+            try:
+                cam.fallback = load_calibration(cs.camera_info_url)
+            except IntrinsicsError as e:   # the node runs on; diagnostics say why
+                cam.fallback_problem = str(e)
+                self.get_logger().error(f'camera {cs.name!r}: {e}; cone positions come only '
+                                        f'from CameraInfo on {cam.info_topic}')
 
     def _create_node_interfaces(self) -> None:
         """Create the class table, diagnostics, enable service and parameter callback."""
@@ -293,7 +353,8 @@ class SegmentNode(Node):
             log.info(dds_note)
         for cam in self._cams.values():
             outs = [cam.mask_pub.topic_name, cam.overlay_pub.topic_name] + [
-                p.topic_name for p in cam.group_pubs.values()]
+                p.topic_name for p in cam.group_pubs.values()] + [
+                p.topic_name for p in (cam.cones_pub, cam.markers_pub) if p is not None]
             log.info(f'camera {cam.name!r}: {cam.topic} -> {", ".join(outs)}')
         log.info(f'ready: max_batch {self._max_batch}, input QoS {settings.input_reliability} '
                  f'depth {settings.input_depth}, class table on '
@@ -355,6 +416,22 @@ class SegmentNode(Node):
         if self._slots.put(camera, (msg, time.monotonic())):
             cam.stats.count('dropped')
 
+    def _on_camera_info(self, cam: _Camera, msg: CameraInfo) -> None:
+        """Check a CameraInfo when it differs from the last one; keep it or say why not."""
+        key = (tuple(msg.k), tuple(msg.d), msg.distortion_model, msg.width, msg.height,
+               msg.binning_x, msg.binning_y, msg.roi.width, msg.roi.height)
+        if key == cam.info_key:
+            return
+        cam.info_key = key
+        try:
+            cam.info = camera_info_intrinsics(msg, source=f'CameraInfo on {cam.info_topic}')
+            cam.info_problem = None
+        except IntrinsicsError as e:
+            cam.info = None
+            cam.info_problem = str(e)
+            self.get_logger().warning(f'camera {cam.name!r}: {e}; cones get no position from '
+                                      'it (the node runs on)')
+
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response):
         self._enabled = bool(request.data)
         if not self._enabled:
@@ -383,6 +460,12 @@ class SegmentNode(Node):
                 self._max_batch = int(p.value)
             elif p.name == 'no_frames_warning_s':
                 self._no_frames_warning_s = float(p.value)
+            elif p.name == 'publish_cones':
+                self._publish_cones = bool(p.value)
+            elif p.name == 'cones.min_pixels':
+                self._cone_min_pixels = int(p.value)
+            elif p.name == 'cones.max_range':
+                self._cone_max_range = float(p.value)
             self.get_logger().info(f'parameter {p.name} = {p.value}')
         return SetParametersResult(successful=True)
 
@@ -437,8 +520,9 @@ class SegmentNode(Node):
         overlay = self._publish_overlay
         want = [overlay and it[0].overlay_pub.get_subscription_count() > 0 for it in items]
         t0 = time.monotonic()
+        kw = {'confidence': True} if self._publish_cones else {}
         results = self._engine.infer([it[3] for it in items], color_order=order,
-                                     overlay=want, alpha=self._overlay_alpha)
+                                     overlay=want, alpha=self._overlay_alpha, **kw)
         self._infer_latency.add(time.monotonic() - t0)
         with self._batch_lock:
             self._batches += 1
@@ -454,6 +538,8 @@ class SegmentNode(Node):
         for g, pub in cam.group_pubs.items():
             if pub.get_subscription_count() > 0:
                 pub.publish(image_msg(group_mask(res.mask, self._luts[g]), 'mono8', msg.header))
+        if self._publish_cones:
+            self._publish_cones_of(cam, msg.header, res)
         cam.stats.arrival_latency.add(time.monotonic() - arrived)
         stamp = msg.header.stamp
         if stamp.sec or stamp.nanosec:
@@ -462,6 +548,54 @@ class SegmentNode(Node):
             cam.stats.stamp_latency.add(age.nanoseconds * 1e-9)
         cam.stats.count('processed')
         cam.stats.last_frame = f'{w}x{h} {getattr(msg, "encoding", None) or msg.format}'
+
+    def _geometry(self, cam: _Camera, width: int, height: int) -> Any:
+        """
+        Return (intrinsics or None, note, warn) for a ``width`` x ``height`` frame.
+
+        ``note`` says where positions come from or why there are none; ``warn``: a
+        bad input (CameraInfo, calibration file, image size) rather than none given.
+        """
+        cs = cam.settings
+        bad_info = (f'bad CameraInfo on {cam.info_topic}: {cam.info_problem}'
+                    if cam.info_problem else '')
+        bad_file = cam.fallback_problem or ''
+        pose_problem = cs.pose.problem()
+        if pose_problem:
+            return None, (f'no positions: {pose_problem}; set {cs.name}.pose.z (and x, y, '
+                          'roll, pitch, yaw)'), bool(bad_info or bad_file)
+        intr = cam.info or cam.fallback
+        if intr is None:
+            why = '; '.join(w for w in (bad_info, bad_file) if w) or (
+                f'no CameraInfo on {cam.info_topic} yet, and no {cs.name}.camera_info_url or '
+                f'{cs.name}.K')
+            return None, f'no positions: {why}', bool(bad_info or bad_file)
+        size = intr.size_problem(width, height)
+        if size:
+            return None, f'no positions: {size}', True
+        note = f'positions from {intr.source or "camera_info"}'
+        if bad_info:
+            return intr, f'{note} ({bad_info})', True
+        return intr, note, False
+
+    def _publish_cones_of(self, cam: _Camera, header: Any, res: Any) -> None:
+        """Find, place and publish the cones of one result (<camera>/cones, markers)."""
+        h, w = res.mask.shape
+        names = self._engine.class_names
+        intr, note, warn = self._geometry(cam, w, h)
+        found = extract_cones(res.mask, names, probability=res.probability,
+                              min_pixels=self._cone_min_pixels)
+        if intr is not None:
+            locate_cones(found, names, intr, cam.settings.pose, max_range=self._cone_max_range)
+        points = cones_to_array(found)
+        out = Header(stamp=header.stamp, frame_id=self._settings.base_frame)
+        cam.cones_pub.publish(cloud_msg(points, out))
+        if cam.markers_pub is not None and cam.markers_pub.get_subscription_count() > 0:
+            cam.markers_pub.publish(marker_array(points, out, names, self._engine.palette_rgb,
+                                                 ns=cam.name))
+        cam.cones_found = len(found)
+        cam.cones_placed = int(np.isfinite(points['x']).sum())
+        cam.cones_note, cam.cones_warn = note, warn
 
     # ------------------------------------------------------------ silent cameras
     def _silent_for(self, cam: _Camera, now: Optional[float] = None) -> Optional[float]:
@@ -533,6 +667,13 @@ class SegmentNode(Node):
         else:
             level, text = DiagnosticStatus.OK, (f'{s["input_rate_hz"]:.1f} Hz in, '
                                                 f'{s["output_rate_hz"]:.1f} Hz out')
+        if self._publish_cones and self._enabled and s['processed']:
+            if cam.cones_warn:   # a bad CameraInfo or calibration: WARN, whatever else
+                if level == DiagnosticStatus.OK:
+                    level = DiagnosticStatus.WARN
+                text = f'{text}; cones: {cam.cones_note}'
+            elif cam.cones_note.startswith('no positions') and level == DiagnosticStatus.OK:
+                text = f'{text}; cones: {cam.cones_note}'
         kv = [
             ('topic', cam.topic),
             ('input_rate_hz', f'{s["input_rate_hz"]:.2f}'),
@@ -557,6 +698,10 @@ class SegmentNode(Node):
             ('device', str(self._engine.device)),
             ('checkpoint', self._engine.checkpoint.name),
             ('enabled', str(self._enabled).lower()),
+            ('camera_info_topic', cam.info_topic),
+            ('cones_last_frame', str(cam.cones_found) if self._publish_cones else 'off'),
+            ('cones_placed_last_frame', str(cam.cones_placed) if self._publish_cones else 'off'),
+            ('cone_positions', cam.cones_note if self._publish_cones else 'publish_cones false'),
         ]
         if seen is not None:
             kv += [('seconds_without_frames', f'{silent:.1f}'),
@@ -694,7 +839,8 @@ def _ms(v: float) -> str:
 
 HELP_SUMMARY = (
     'EUnet segmentation of one or several cameras: per camera <camera>/mask (mono8 class ids), '
-    '<camera>/overlay and <camera>/<group>/mask; ~/class_table, /diagnostics and the '
+    '<camera>/overlay, <camera>/<group>/mask, <camera>/cones (PointCloud2) and '
+    '<camera>/cone_markers; ~/class_table, /diagnostics and the '
     '~/enable service (std_srvs/SetBool). With no checkpoint it loads the packaged model.')
 HELP_EXAMPLES = (
     'ros2 run eunet_ros segment_node --ros-args -p camera_topic:=/my_cam/image_raw',

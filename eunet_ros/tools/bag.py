@@ -628,7 +628,7 @@ def export_frames(inp: str, out_dir: str, *, engine: Any = None, topics=None, st
                     continue
                 res = it.results[0]
                 label = res.mask.copy()
-                unsure = res.confidence < min_confidence
+                unsure = res.confidence() < min_confidence
                 label[unsure] = 255
                 ignored += int(unsure.sum())
                 pixels += label.size
