@@ -11,9 +11,11 @@ checked against the engine run directly on the same decoded frames.
 import os
 from pathlib import Path
 import random
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from bag_helpers import (CAMERA_QOS, image_array, read_bag, Recorded, tiny_checkpoint,
@@ -194,18 +196,26 @@ def test_interrupted_segment_leaves_no_bag_and_a_rerun_completes(tmp_path, ckpt)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(
+        lambda: proc.stderr.read(64), '')), daemon=True)
+    reader.start()
     try:
-        # wait until the temporary bag holds data, then interrupt as Ctrl-C does
+        # interrupt as Ctrl-C does once the progress bar shows 30 of the 600 frames done
+        # and well before the end (a file-size trigger raced the end of a fast run)
         deadline = time.monotonic() + 120
+        done = 0
         while time.monotonic() < deadline and proc.poll() is None:
-            partial = [p for p in tmp_path.iterdir() if p.name.endswith('.partial')]
-            if partial and any(f.stat().st_size > 100_000 for f in partial[0].rglob('*')
-                               if f.is_file()):
+            counts = re.findall(r'(\d+)/600', ''.join(chunks))
+            done = int(counts[-1]) if counts else 0
+            if done >= 30:
                 break
-            time.sleep(0.05)
-        assert proc.poll() is None, 'segment finished before the interrupt: make the bag larger'
+            time.sleep(0.02)
+        assert proc.poll() is None and done < 400, f'segment was at {done}/600 frames'
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        err = ''.join(chunks)
     finally:
         if proc.poll() is None:
             proc.kill()
