@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 
 from eunet_ros.core.checkpoint import load_checkpoint, save_checkpoint
-from eunet_ros.core.engine import EngineError, SegmentationEngine, upsample_argmax
+from eunet_ros.core.engine import (EngineError, letterbox_geometry, SegmentationEngine,
+                                   upsample_argmax)
 from eunet_ros.core.model import build_eunet
 from eunet_ros.ros.node_params import ConfigError, GLOBAL_PARAMS, parse_settings
 from eunet_ros.tools import benchmark
@@ -64,15 +65,16 @@ def test_cpu_speed_paths_keep_the_masks_of_the_float_path(packaged):
     model = ckpt.build_model().eval()
     nh, nw = ckpt.input_size
     frame = synthetic_bgr(5, 1280, 720)
+    rh, rw = letterbox_geometry((720, 1280), (nh, nw))
     x = torch.from_numpy(frame).flip(-1).permute(2, 0, 1).unsqueeze(0).float()
-    x = F.interpolate(x, size=(180, 320), mode='bilinear', align_corners=False,
+    x = F.interpolate(x, size=(rh, rw), mode='bilinear', align_corners=False,
                       antialias=True)
     mean = torch.tensor(ckpt.mean).view(1, 3, 1, 1) * 255
     std = torch.tensor(ckpt.std).view(1, 3, 1, 1) * 255
     batch = torch.zeros(1, 3, nh, nw)
-    batch[:, :, :180, :320] = (x - mean) / std
+    batch[:, :, :rh, :rw] = (x - mean) / std
     with torch.inference_mode():
-        logits = model(batch)[:, :, :180, :320]
+        logits = model(batch)[:, :, :rh, :rw]
         ref = F.interpolate(logits, size=(720, 1280), mode='bilinear',
                             align_corners=False)[0].argmax(0).numpy()
     got = torch_engine.infer([frame], color_order='bgr')[0].mask
@@ -223,9 +225,10 @@ def test_benchmark_times_both_backends_side_by_side(tmp_path, capsys):
     got = {(r['model'], r['backend']) for r in rows}
     assert got == {(m, b) for m in ('eunet-fast', 'eunet_fs_synthetic.pt')
                    for b in ('torch', 'onnxruntime')}
+    h, w = load_checkpoint(PACKAGED).input_size   # a checkpoint runs at its own input size
     for r in rows:
         assert r['net_ms'] > 0 and r['engine_ms'] > 0
-        assert r['input'] == ('320x192' if r['model'].endswith('.pt') else '96x64')
+        assert r['input'] == (f'{w}x{h}' if r['model'].endswith('.pt') else '96x64')
 
 
 def test_engine_leaves_the_torch_thread_count_as_it_was(packaged):
