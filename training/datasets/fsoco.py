@@ -186,7 +186,9 @@ class FsocoSource(SegmentationSource):
                 raise DatasetError(f'image {img_path} is {w}x{h} but its annotation {ann_path} '
                                    f'says {size["width"]}x{size["height"]}.')
             objects = ann.get('objects', [])
-        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
+                raise TypeError('"objects" must be a list of objects (JSON mappings)')
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as e:
             raise DatasetError(f'Supervisely annotation {ann_path} is malformed ({e}).') from None
         per_class: Dict[int, np.ndarray] = {}
         ignore = np.zeros((h, w), bool)
