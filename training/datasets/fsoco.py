@@ -122,8 +122,9 @@ class FsocoSource(SegmentationSource):
         meta = self.root / 'meta.json'
         if meta.exists():
             m = read_json(meta, 'Supervisely meta file')
-            titles = [c.get('title') for c in m.get('classes', []) if isinstance(c, dict)] \
-                if isinstance(m, dict) else None
+            classes = m.get('classes', []) if isinstance(m, dict) else None
+            titles = [c.get('title') for c in classes if isinstance(c, dict)] \
+                if isinstance(classes, list) else None
             if titles is None:
                 raise DatasetError(f'Supervisely meta file {meta} has no "classes" list; '
                                    're-extract the FSOCO archive.')
