@@ -182,6 +182,13 @@ class CocoSource(SegmentationSource):
             raise DatasetError(f'{where} is malformed ({type(e).__name__}: {e}); re-extract '
                                'it from the official COCO archive.') from None
         self.labelled = None
+        root = self.images.resolve()
+        for e in entries:
+            if not (root / e[1]).resolve().is_relative_to(root):
+                raise DatasetError(
+                    f'{where}: image {e[0]} has file_name {e[1]!r}, which points outside the '
+                    f'image folder {self.images}; COCO file names are plain names in it '
+                    '(a crafted or damaged annotation file).')
         kept, missing = [], []
         for e in entries:
             if skip_empty and e[0] not in anns_by_img:
