@@ -37,6 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import warnings
 
 import cv2
+from eunet_ros.core.options import MAX_FRAME_SIDE
 from eunet_ros.fileio import atomic_write_json
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -178,7 +179,12 @@ class CocoSource(SegmentationSource):
             for im in sorted(data['images'], key=lambda i: int(i['id'])):
                 entries.append((int(im['id']), str(im['file_name']), int(im['height']),
                                 int(im['width'])))
-        except (KeyError, TypeError, ValueError) as e:
+                if not (0 < entries[-1][2] <= MAX_FRAME_SIDE
+                        and 0 < entries[-1][3] <= MAX_FRAME_SIDE):
+                    raise ValueError(f'image {entries[-1][0]} claims {entries[-1][3]}x'
+                                     f'{entries[-1][2]} pixels (sides must be 1..'
+                                     f'{MAX_FRAME_SIDE})')
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise DatasetError(f'{where} is malformed ({type(e).__name__}: {e}); re-extract '
                                'it from the official COCO archive.') from None
         self.labelled = None
