@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 MODES = ('binary', 'categories')
 CACHE_VERSION = 1
+# polygon points farther than this many image sides from the origin are corrupt
+POLYGON_REACH = 4
 
 Task = Tuple[Path, int, int, List[Dict[str, Any]], Dict[int, int], str]
 
@@ -66,13 +68,31 @@ def ann_to_mask(segmentation: Any, height: int, width: int) -> np.ndarray:
         polys = [p for p in segmentation if isinstance(p, list) and len(p) >= 6]
         if not polys:
             raise ValueError('no polygon with at least 3 points')
+        reach = POLYGON_REACH * max(height, width)
+        for p in polys:
+            xy = np.asarray(p, np.float64)
+            if not np.isfinite(xy).all() or (np.abs(xy) > reach).any():
+                raise ValueError(f'a polygon point is not finite or lies more than '
+                                 f'{POLYGON_REACH} image sides away')
         rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
-    elif isinstance(segmentation, dict) and isinstance(segmentation.get('counts'), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
     elif isinstance(segmentation, dict) and 'counts' in segmentation:
-        rle = dict(segmentation)
-        if isinstance(rle['counts'], str):
-            rle['counts'] = rle['counts'].encode('ascii')
+        size = segmentation.get('size')
+        if not (isinstance(size, list) and [type(v) for v in size] == [int, int]
+                and size == [height, width]):
+            raise ValueError(f'RLE size {size!r} differs from the image size '
+                             f'{[height, width]}')
+        counts = segmentation['counts']
+        if isinstance(counts, list):
+            if not all(type(c) is int and c >= 0 for c in counts) or sum(counts) != \
+                    height * width:
+                raise ValueError('uncompressed RLE counts must be non-negative integers '
+                                 f'that add up to {height} x {width} pixels')
+            rle = mask_utils.frPyObjects(dict(segmentation), height, width)
+        elif isinstance(counts, (str, bytes)):
+            rle = {'size': size, 'counts': counts.encode('ascii') if isinstance(counts, str)
+                   else counts}
+        else:
+            raise ValueError(f'RLE counts of type {type(counts).__name__}')
     else:
         raise ValueError(f'unknown segmentation type {type(segmentation).__name__}')
     with warnings.catch_warnings():  # pycocotools' __array__ predates numpy 2's copy=
@@ -99,14 +119,18 @@ def semantic_mask(anns: Sequence[Dict[str, Any]], height: int, width: int,
     per_class: Dict[int, np.ndarray] = {}
     msgs = []
     for ann in anns:
-        cid = class_of.get(ann.get('category_id'))
+        if not isinstance(ann, dict):
+            msgs.append(f'{where}: annotation {ann!r:.40} is not a JSON mapping; skipped')
+            continue
+        cat = ann.get('category_id')
+        cid = class_of.get(cat) if isinstance(cat, int) else None
         if cid is None:
             msgs.append(f'{where}: annotation {ann.get("id")} has unknown category_id '
                         f'{ann.get("category_id")}; skipped')
             continue
         try:
             m = ann_to_mask(ann.get('segmentation'), height, width).astype(bool)
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, OverflowError, UnicodeError) as e:
             msgs.append(f'{where}: annotation {ann.get("id")} has a malformed segmentation '
                         f'({e}); skipped')
             continue
