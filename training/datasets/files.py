@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 from pathlib import Path
+import struct
 from typing import Any, Union
 
 import cv2
