@@ -10,6 +10,7 @@ Used for checkpoints, dataset caches, rendered datasets, reports and summaries
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -23,6 +24,12 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# errors that mean the disk (or the process's file size limit or quota) is full
+_FULL = {errno.ENOSPC: ' (the disk is full: free space and run again)',
+         errno.EFBIG: ' (over the file size limit: ulimit -f, or the file system\'s maximum)',
+         errno.EDQUOT: ' (over the disk quota: free space and run again)'}
 
 
 def atomic_write(path: PathLike, write: Callable[[BinaryIO], object], *,
@@ -50,11 +57,17 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], object], *,
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno is not None:
+            why = _FULL.get(e.errno, '')
+            kept = (f'the previous {path.name} is unchanged' if path.exists()
+                    else f'{path.name} was not created')
+            raise OSError(e.errno, f'could not write {path}: {e.strerror}{why}; {kept}, '
+                                   'no partial file is left') from e
         raise
     if durable:
         try:  # make the rename itself durable

@@ -10,6 +10,7 @@ the sparse upsample + argmax of the post-processing; the backend parameter of th
 node and the benchmark's backend rows.
 """
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -241,3 +242,35 @@ def test_engine_leaves_the_torch_thread_count_as_it_was(packaged):
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(old)
+
+
+def test_onnx_cache_file_is_checked_against_its_hash_before_it_is_run(tmp_path, caplog):
+    """A cached graph that ONNX Runtime would load, but not the one written: rebuilt."""
+    from eunet_ros.core.ort_backend import export_onnx_bytes, OrtNetwork
+    torch.manual_seed(0)
+    model = build_eunet(variant='fast').eval()
+    impostor = build_eunet(variant='fast').eval()  # same graph, other weights
+    cache = tmp_path / 'cache'
+    x = torch.rand(1, 3, 32, 48)
+    first = OrtNetwork(model, (32, 48), cache_dir=cache)
+    assert first.source == 'exported'
+    want = first(x)
+    digest = first.path.with_name(first.path.name + '.sha256')
+    assert digest.read_text().strip() == hashlib.sha256(first.path.read_bytes()).hexdigest()
+    assert OrtNetwork(model, (32, 48), cache_dir=cache).source == 'cache'
+
+    # swap in a valid ONNX file of another network: it loads, but must not be run
+    first.path.write_bytes(export_onnx_bytes(impostor, (32, 48)))
+    with caplog.at_level('WARNING', logger='eunet_ros.core.ort_backend'):
+        again = OrtNetwork(model, (32, 48), cache_dir=cache)
+    assert again.source == 'rebuilt'
+    assert 'SHA-256 mismatch' in caplog.text and str(first.path) in caplog.text
+    assert torch.equal(again(x), want)
+    assert OrtNetwork(model, (32, 48), cache_dir=cache).source == 'cache'
+
+    # a cache file without its hash (older version, or cut off between the writes)
+    digest.unlink()
+    caplog.clear()
+    with caplog.at_level('WARNING', logger='eunet_ros.core.ort_backend'):
+        assert OrtNetwork(model, (32, 48), cache_dir=cache).source == 'rebuilt'
+    assert 'no SHA-256 beside it' in caplog.text and digest.is_file()

@@ -13,7 +13,9 @@ The ONNX file is exported from the torch module the first time a given network i
 used and kept in a cache folder, named by a hash of everything that decides the
 graph (EUnet config, weights, network input size, export settings), so a changed
 checkpoint or input size never reuses a stale file. Writes are atomic; a cache
-file ONNX Runtime cannot load (truncated, corrupt) is exported again; a cache
+file whose SHA-256 differs from the one written beside it (``<file>.sha256``:
+corrupt, or changed by someone else) or that ONNX Runtime cannot load is exported
+again, with a warning; a cache
 folder that cannot be written is not an error (the model is then exported into
 memory on every start).
 
@@ -120,6 +122,33 @@ def export_onnx_bytes(model: nn.Module, input_hw: Sequence[int], *, dynamic_hw: 
     return buf.getvalue()
 
 
+def _hash_path(path: Path) -> Path:
+    """Return the file beside a cached ONNX file that holds its SHA-256."""
+    return path.with_name(path.name + '.sha256')
+
+
+def _verified_bytes(path: Path) -> bytes:
+    """
+    Read a cached ONNX file and check it against the SHA-256 written beside it.
+
+    The bytes that were checked are the bytes ONNX Runtime loads (never the file a
+    second time), so a file changed after the check is never run.
+
+    :raises OrtError: no hash beside it (a cache of an older version, or a write cut
+        off between the two files) or the file does not match it (corrupt or changed).
+    """
+    data = path.read_bytes()
+    try:
+        want = _hash_path(path).read_text().strip()
+    except OSError as e:
+        raise OrtError(f'no SHA-256 beside it ({e.strerror or e})') from None
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        raise OrtError(f'SHA-256 mismatch: the file is {got[:16]}..., it was written as '
+                       f'{want[:16]}... (corrupt or changed since)')
+    return data
+
+
 class OrtNetwork:
     """
     Run a torch network in ONNX Runtime's CPU execution provider.
@@ -164,7 +193,8 @@ class OrtNetwork:
         self._session = None
         if self.path is not None and self.path.exists():
             try:
-                self._session = self._open(str(self.path))
+                cached = _verified_bytes(self.path)
+                self._session = self._open(cached)
                 self.source = 'cache'
             except Exception as e:  # noqa: B902 - any load failure: export it again
                 log.warning(f'ONNX cache file {self.path} cannot be loaded '
@@ -182,6 +212,9 @@ class OrtNetwork:
             if self.path is not None:
                 try:
                     atomic_write_bytes(self.path, data, durable=False)
+                    atomic_write_bytes(_hash_path(self.path),
+                                       (hashlib.sha256(data).hexdigest() + '\n').encode(),
+                                       durable=False)
                     if self.source != 'rebuilt':
                         self.source = 'exported'
                 except OSError as e:
@@ -193,7 +226,7 @@ class OrtNetwork:
         where = f' {self.path}' if self.path is not None else ''
         self.note = f'onnx {self.source}{where}' + (f' ({note})' if note else '')
 
-    def _open(self, model: Union[str, bytes]):
+    def _open(self, model: bytes):
         ort = self._ort
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

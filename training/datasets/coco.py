@@ -37,6 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import warnings
 
 import cv2
+from eunet_ros.core.options import MAX_FRAME_SIDE
 from eunet_ros.fileio import atomic_write_json
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 MODES = ('binary', 'categories')
 CACHE_VERSION = 1
+# polygon points farther than this many image sides from the origin are corrupt
+POLYGON_REACH = 4
 
 Task = Tuple[Path, int, int, List[Dict[str, Any]], Dict[int, int], str]
 
@@ -65,13 +68,31 @@ def ann_to_mask(segmentation: Any, height: int, width: int) -> np.ndarray:
         polys = [p for p in segmentation if isinstance(p, list) and len(p) >= 6]
         if not polys:
             raise ValueError('no polygon with at least 3 points')
+        reach = POLYGON_REACH * max(height, width)
+        for p in polys:
+            xy = np.asarray(p, np.float64)
+            if not np.isfinite(xy).all() or (np.abs(xy) > reach).any():
+                raise ValueError(f'a polygon point is not finite or lies more than '
+                                 f'{POLYGON_REACH} image sides away')
         rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
-    elif isinstance(segmentation, dict) and isinstance(segmentation.get('counts'), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
     elif isinstance(segmentation, dict) and 'counts' in segmentation:
-        rle = dict(segmentation)
-        if isinstance(rle['counts'], str):
-            rle['counts'] = rle['counts'].encode('ascii')
+        size = segmentation.get('size')
+        if not (isinstance(size, list) and [type(v) for v in size] == [int, int]
+                and size == [height, width]):
+            raise ValueError(f'RLE size {size!r} differs from the image size '
+                             f'{[height, width]}')
+        counts = segmentation['counts']
+        if isinstance(counts, list):
+            if not all(type(c) is int and c >= 0 for c in counts) or sum(counts) != \
+                    height * width:
+                raise ValueError('uncompressed RLE counts must be non-negative integers '
+                                 f'that add up to {height} x {width} pixels')
+            rle = mask_utils.frPyObjects(dict(segmentation), height, width)
+        elif isinstance(counts, (str, bytes)):
+            rle = {'size': size, 'counts': counts.encode('ascii') if isinstance(counts, str)
+                   else counts}
+        else:
+            raise ValueError(f'RLE counts of type {type(counts).__name__}')
     else:
         raise ValueError(f'unknown segmentation type {type(segmentation).__name__}')
     with warnings.catch_warnings():  # pycocotools' __array__ predates numpy 2's copy=
@@ -98,14 +119,18 @@ def semantic_mask(anns: Sequence[Dict[str, Any]], height: int, width: int,
     per_class: Dict[int, np.ndarray] = {}
     msgs = []
     for ann in anns:
-        cid = class_of.get(ann.get('category_id'))
+        if not isinstance(ann, dict):
+            msgs.append(f'{where}: annotation {ann!r:.40} is not a JSON mapping; skipped')
+            continue
+        cat = ann.get('category_id')
+        cid = class_of.get(cat) if isinstance(cat, int) else None
         if cid is None:
             msgs.append(f'{where}: annotation {ann.get("id")} has unknown category_id '
                         f'{ann.get("category_id")}; skipped')
             continue
         try:
             m = ann_to_mask(ann.get('segmentation'), height, width).astype(bool)
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, OverflowError, UnicodeError) as e:
             msgs.append(f'{where}: annotation {ann.get("id")} has a malformed segmentation '
                         f'({e}); skipped')
             continue
@@ -178,10 +203,22 @@ class CocoSource(SegmentationSource):
             for im in sorted(data['images'], key=lambda i: int(i['id'])):
                 entries.append((int(im['id']), str(im['file_name']), int(im['height']),
                                 int(im['width'])))
-        except (KeyError, TypeError, ValueError) as e:
+                if not (0 < entries[-1][2] <= MAX_FRAME_SIDE
+                        and 0 < entries[-1][3] <= MAX_FRAME_SIDE):
+                    raise ValueError(f'image {entries[-1][0]} claims {entries[-1][3]}x'
+                                     f'{entries[-1][2]} pixels (sides must be 1..'
+                                     f'{MAX_FRAME_SIDE})')
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise DatasetError(f'{where} is malformed ({type(e).__name__}: {e}); re-extract '
                                'it from the official COCO archive.') from None
         self.labelled = None
+        root = self.images.resolve()
+        for e in entries:
+            if not (root / e[1]).resolve().is_relative_to(root):
+                raise DatasetError(
+                    f'{where}: image {e[0]} has file_name {e[1]!r}, which points outside the '
+                    f'image folder {self.images}; COCO file names are plain names in it '
+                    '(a crafted or damaged annotation file).')
         kept, missing = [], []
         for e in entries:
             if skip_empty and e[0] not in anns_by_img:

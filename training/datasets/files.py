@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+import struct
 from typing import Any, Union
 
 import cv2
@@ -28,6 +29,13 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 class DatasetError(RuntimeError):
     """A dataset file is missing, unreadable or inconsistent; the message names it."""
+
+
+# What Pillow raises on a damaged PNG besides OSError: SyntaxError ('broken PNG file'
+# for a bad chunk after the header), EOFError, struct.error, ValueError, and its
+# DecompressionBombError for a header that claims a huge image.
+PIL_ERRORS = (OSError, SyntaxError, EOFError, ValueError, struct.error,
+              Image.DecompressionBombError)
 
 
 def read_rgb(path: PathLike) -> np.ndarray:
@@ -59,7 +67,7 @@ def read_mask(path: PathLike) -> np.ndarray:
             arr = np.array(im)
     except FileNotFoundError:
         raise DatasetError(f'mask {p} does not exist.') from None
-    except OSError as e:
+    except PIL_ERRORS as e:
         raise DatasetError(f'mask {p} could not be decoded ({e}); write it again as an 8-bit '
                            'PNG of class ids.') from None
     if mode in ('L', 'P'):

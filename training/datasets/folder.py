@@ -104,6 +104,10 @@ class FolderSource(SegmentationSource):
                 f'python -m training.synthetic --out {self.root} --count N.')
         meta = _read_meta(self.root)
         where = str(meta.get('_path', self.root))
+        for key in ('classes', 'labelled'):
+            if meta.get(key) is not None and not isinstance(meta[key], list):
+                raise DatasetError(f'{where}: "{key}" must be a list, got '
+                                   f'{type(meta[key]).__name__} {meta[key]!r}.')
         if meta.get('classes') is not None:
             names = [str(c) for c in meta['classes']]
             if classes is not None and list(classes) != names:

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 CONE_CLASSES = ('blue_cone', 'yellow_cone', 'orange_cone', 'large_orange_cone', 'unknown_cone')
 DEFAULT_BORDER = 140
+# polygon points farther than this many image sides from the origin are corrupt
+POLYGON_REACH = 4
 
 
 def fsoco_class_id(title: str) -> Optional[int]:
@@ -122,8 +124,9 @@ class FsocoSource(SegmentationSource):
         meta = self.root / 'meta.json'
         if meta.exists():
             m = read_json(meta, 'Supervisely meta file')
-            titles = [c.get('title') for c in m.get('classes', []) if isinstance(c, dict)] \
-                if isinstance(m, dict) else None
+            classes = m.get('classes', []) if isinstance(m, dict) else None
+            titles = [c.get('title') for c in classes if isinstance(c, dict)] \
+                if isinstance(classes, list) else None
             if titles is None:
                 raise DatasetError(f'Supervisely meta file {meta} has no "classes" list; '
                                    're-extract the FSOCO archive.')
@@ -186,7 +189,9 @@ class FsocoSource(SegmentationSource):
                 raise DatasetError(f'image {img_path} is {w}x{h} but its annotation {ann_path} '
                                    f'says {size["width"]}x{size["height"]}.')
             objects = ann.get('objects', [])
-        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
+                raise TypeError('"objects" must be a list of objects (JSON mappings)')
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as e:
             raise DatasetError(f'Supervisely annotation {ann_path} is malformed ({e}).') from None
         per_class: Dict[int, np.ndarray] = {}
         ignore = np.zeros((h, w), bool)
@@ -243,6 +248,16 @@ class FsocoSource(SegmentationSource):
             except (KeyError, TypeError, ValueError) as e:
                 raise DatasetError(f'Supervisely annotation {ann_path}: object {oid} has a '
                                    f'malformed polygon ({e}).') from None
+            # NaN, Infinity or far-away points would wrap around in int32 and make
+            # OpenCV's fillPoly run for minutes; real ones lie on or near the image
+            reach = POLYGON_REACH * max(h, w)
+            for p in [ext] + holes:
+                if not np.isfinite(p).all() or (np.abs(p) > reach).any():
+                    raise DatasetError(
+                        f'Supervisely annotation {ann_path}: object {oid} has a polygon point '
+                        f'that is not finite or lies more than {POLYGON_REACH} image sides '
+                        f'away ({w}x{h} image); re-export it or delete the file (and its '
+                        'image).')
             m = np.zeros((h, w), np.uint8)
             cv2.fillPoly(m, [np.round(ext).astype(np.int32)], 1)
             for hole in holes:
