@@ -165,6 +165,6 @@ promote-synthetic: setup
 		--output-dir $(SYN_RUN)/eval_current --title "shipped checkpoint on the same test set" >/dev/null || exit 1; fi
 	$(PY) -m training.promote --candidate $(SYN_RUN)/best.pt --candidate-eval $(SYN_RUN)/eval_test/metrics.json \
 		--current $(SYN_MODEL) $(if $(wildcard $(SYN_MODEL)),--current-eval $(SYN_RUN)/eval_current/metrics.json) $(PROMOTE_ARGS)
-	@$(call syn_card,$$(test -f $(SYN_RUN)/eval_current/metrics.json && echo --before-eval $(SYN_RUN)/eval_current/metrics.json --before-label previously-shipped)) >/dev/null
+	@$(call syn_card,$$(test -f $(SYN_RUN)/eval_current/metrics.json && echo --before-eval $(SYN_RUN)/eval_current/metrics.json --before-label previously-shipped) --name $(notdir $(SYN_MODEL))) >/dev/null
 	@cp $(SYN_RUN)/model_card.md $(basename $(SYN_MODEL)).md.partial && mv $(basename $(SYN_MODEL)).md.partial $(basename $(SYN_MODEL)).md
 	@echo "[promote-synthetic] wrote $(SYN_MODEL) and $(basename $(SYN_MODEL)).md"

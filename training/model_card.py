@@ -78,17 +78,20 @@ def label_rule(metrics: Dict[str, Any], train_specs: Any = None) -> str:
 
 def render(checkpoint: Path, metrics: Dict[str, Any], summary: Optional[Dict[str, Any]],
            command: str, note: str = '', before: Optional[Dict[str, Any]] = None,
-           before_label: str = 'before') -> str:
+           before_label: str = 'before', name: str = '') -> str:
     """
     Return the Markdown text of the model card.
 
     :param before: metrics.json of the checkpoint this one replaces, on the same test
         set: adds a before/after section (per-class IoU and cones found by distance).
+    :param name: what to call the checkpoint (default: its file name), e.g. the name it
+        is shipped under.
     """
     ckpt = load_checkpoint(checkpoint)
     prov = ckpt.provenance
     cfg = (summary or {}).get('config', {})
-    lines = [f'# {checkpoint.name}', '']
+    name = name or checkpoint.name
+    lines = [f'# {name}', '']
     if note:
         lines += [note, '']
     lines += [
@@ -123,7 +126,7 @@ def render(checkpoint: Path, metrics: Dict[str, Any], summary: Optional[Dict[str
         lines += [rule, '']
     if before is not None:
         lines += ['## Before and after, on the same test set', '',
-                  compare_markdown([before, metrics], [before_label, checkpoint.name]).rstrip(),
+                  compare_markdown([before, metrics], [before_label, name]).rstrip(),
                   '']
     return '\n'.join(lines)
 
@@ -139,13 +142,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument('--before-eval', help='metrics.json of the checkpoint this one replaces, '
                    'on the same test set: adds a before/after section')
     p.add_argument('--before-label', default='before', help='its name in that section')
+    p.add_argument('--name', default='', help='what to call the checkpoint (default: its '
+                   'file name), e.g. the name it is shipped under')
     p.add_argument('--out', required=True)
     a = p.parse_args(argv)
     metrics = json.loads(Path(a.eval).read_text())
     summary = json.loads(Path(a.summary).read_text()) if a.summary else None
     before = json.loads(Path(a.before_eval).read_text()) if a.before_eval else None
     text = render(Path(a.checkpoint), metrics, summary, a.command, a.note, before,
-                  a.before_label)
+                  a.before_label, a.name)
     atomic_write_bytes(a.out, text.encode())
     print(text)
     return 0
