@@ -28,7 +28,7 @@ def _umask() -> int:
 
 # errors that mean the disk (or the process's file size limit or quota) is full
 _FULL = {errno.ENOSPC: ' (the disk is full: free space and run again)',
-         errno.EFBIG: ' (over the file size limit: ulimit -f, or the file system\'s maximum)',
+         errno.EFBIG: " (over the file size limit: ulimit -f, or the file system's maximum)",
          errno.EDQUOT: ' (over the disk quota: free space and run again)'}
 
 

@@ -194,8 +194,11 @@ def test_interrupted_segment_leaves_no_bag_and_a_rerun_completes(tmp_path, ckpt)
     cmd = [sys.executable, '-m', 'eunet_ros.bag', 'segment', str(tmp_path / 'in'), str(out),
            '--batch', '1', '--checkpoint', str(ckpt), '--device', 'cpu', '--backend', 'torch']
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # SIGINT at its default in the child: a shell that starts jobs in the background (CI
+    # runners, nohup) hands SIGINT on as ignored, and Python then installs no Ctrl-C handler
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     chunks = []
     reader = threading.Thread(target=lambda: chunks.extend(iter(
         lambda: proc.stderr.read(64), '')), daemon=True)

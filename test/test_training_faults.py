@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CHILD = textwrap.dedent('''
+CHILD = textwrap.dedent("""
     import resource, signal, sys
     sys.path.insert(0, {root!r})
     import torch
@@ -41,7 +41,7 @@ CHILD = textwrap.dedent('''
         print('ERROR', e, flush=True)
         sys.exit(3)
     print('second written')
-''')
+""")
 
 
 @pytest.mark.parametrize('name', ['last.pt', 'best.pt'])
