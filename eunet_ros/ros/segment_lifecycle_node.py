@@ -30,10 +30,8 @@ import sys
 import threading
 from typing import Any, List, Optional
 
-from eunet_ros.ros import dds_profile
-from eunet_ros.ros.node_params import all_specs, asks_for_help, ConfigError, parameters_help
-from eunet_ros.ros.ros_util import run_node
-from eunet_ros.ros.segment_node import SegmentNode, StartupError
+from eunet_ros.ros.node_params import ConfigError
+from eunet_ros.ros.segment_node import run_segmentation_node, SegmentNode, StartupError
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 
 __all__ = ['SegmentLifecycleNode', 'main']
@@ -186,13 +184,8 @@ HELP_EXAMPLES = (
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run segment_lifecycle_node until Ctrl-C or an external shutdown; return the status."""
-    if asks_for_help(sys.argv[1:] if args is None else args):
-        print(parameters_help('segment_lifecycle_node', HELP_SUMMARY, all_specs(),
-                              HELP_EXAMPLES))
-        return 0
-    _, dds_note = dds_profile.apply_large_message_profile()
-    return run_node('segment_lifecycle_node', lambda: SegmentLifecycleNode(dds_note=dds_note),
-                    lambda node, executor: executor.spin(), (StartupError,), args)
+    return run_segmentation_node('segment_lifecycle_node', SegmentLifecycleNode, HELP_SUMMARY,
+                                 HELP_EXAMPLES, args)
 
 
 if __name__ == '__main__':

@@ -861,15 +861,25 @@ HELP_EXAMPLES = (
 )
 
 
-def main(args: Optional[List[str]] = None) -> int:
-    """Run segment_node until Ctrl-C or an external shutdown; return the exit status."""
+def run_segmentation_node(name: str, node_class: Any, summary: str, examples: Any,
+                          args: Optional[List[str]] = None) -> int:
+    """
+    ``--help`` or run ``node_class`` (segment_node or its lifecycle form) until Ctrl-C.
+
+    Both executables share this: the parameter help, the large-message DDS profile
+    applied before rclpy starts, and :func:`run_node`'s shutdown.
+    """
     if asks_for_help(sys.argv[1:] if args is None else args):
-        print(parameters_help('segment_node', HELP_SUMMARY, all_specs(), HELP_EXAMPLES))
+        print(parameters_help(name, summary, all_specs(), examples))
         return 0
     _, dds_note = dds_profile.apply_large_message_profile()
-    return run_node('segment_node', lambda: SegmentNode(dds_note=dds_note),
-                    lambda node, executor: executor.spin(),
-                    (StartupError,), args)
+    return run_node(name, lambda: node_class(dds_note=dds_note),
+                    lambda node, executor: executor.spin(), (StartupError,), args)
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run segment_node until Ctrl-C or an external shutdown; return the exit status."""
+    return run_segmentation_node('segment_node', SegmentNode, HELP_SUMMARY, HELP_EXAMPLES, args)
 
 
 if __name__ == '__main__':
