@@ -17,6 +17,7 @@ import tempfile
 
 from bag_helpers import write_drive
 from eunet_ros.ros.bag_reader import Bag, BagError
+from fuzz_helpers import byte_edits, mutate
 from hypothesis import example, given, strategies as st
 import pytest
 
@@ -32,27 +33,7 @@ def bags(tmp_path_factory):
     return out
 
 
-EDITS = st.lists(st.tuples(st.sampled_from(['flip', 'set', 'cut', 'insert']),
-                           st.floats(0, 1, exclude_max=True), st.integers(0, 255),
-                           st.binary(min_size=1, max_size=12)), min_size=1, max_size=3)
-
-
-def mutate(buf: bytes, edits) -> bytes:
-    """Apply (op, relative position, value, bytes) edits to ``buf``."""
-    out = bytearray(buf)
-    for op, pos, value, blob in edits:
-        if not out:
-            break
-        i = int(pos * len(out))
-        if op == 'flip':
-            out[i] ^= 1 << (value % 8)
-        elif op == 'set':
-            out[i] = value
-        elif op == 'cut':
-            del out[i:]
-        else:
-            out[i:i] = blob
-    return bytes(out)
+EDITS = byte_edits(('flip', 'set', 'cut', 'insert'), max_blob=12, max_edits=3)
 
 
 def read_all(path: Path) -> int:

@@ -17,7 +17,8 @@ import zipfile
 
 from eunet_ros.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from eunet_ros.core.model import build_eunet, EUnetConfig
-from hypothesis import example, given, strategies as st
+from fuzz_helpers import byte_edits, mutate
+from hypothesis import example, given
 import pytest
 import torch
 
@@ -36,29 +37,7 @@ def base(tmp_path_factory):
     return _tiny_bytes(str(d)), d
 
 
-MUTATIONS = st.lists(st.tuples(st.sampled_from(['flip', 'set', 'cut', 'insert', 'delete']),
-                               st.floats(0, 1, exclude_max=True), st.integers(0, 255),
-                               st.binary(min_size=1, max_size=16)), min_size=1, max_size=4)
-
-
-def mutate(buf: bytes, mutations) -> bytes:
-    """Apply (op, relative position, value, bytes) edits to ``buf``."""
-    out = bytearray(buf)
-    for op, pos, value, blob in mutations:
-        if not out:
-            break
-        i = int(pos * len(out))
-        if op == 'flip':
-            out[i] ^= 1 << (value % 8)
-        elif op == 'set':
-            out[i] = value
-        elif op == 'cut':
-            del out[i:]
-        elif op == 'insert':
-            out[i:i] = blob
-        else:
-            del out[i:i + 1 + value % 16]
-    return bytes(out)
+MUTATIONS = byte_edits()
 
 
 @given(MUTATIONS)
