@@ -573,13 +573,7 @@ def _copy_paste(cfg: Dict[str, Any], sources: Sequence[Any],
     cp = copy_paste_config(augment.get('copy_paste'))
     if cp is None:
         return None
-    try:
-        ids = cone_class_ids(classes, cp['classes'])
-    except ValueError as e:
-        raise ConfigError(f'augment.copy_paste.classes: {e}') from None
-    if not ids:
-        raise ConfigError(f'augment.copy_paste: no cone class (*_cone) in {classes}; name '
-                          'the classes to cut with augment.copy_paste.classes')
+    ids = _cone_ids(classes, cp['classes'], 'augment.copy_paste.classes', 'augment.copy_paste')
     bank = ConeBank.from_sources(sources, ids, int(cp['min_source_px']), int(cp['bank_images']))
     if not len(bank):
         log.warning('copy-paste: no whole cone of at least %d px in the training data; '
@@ -587,18 +581,25 @@ def _copy_paste(cfg: Dict[str, Any], sources: Sequence[Any],
     return CopyPaste(cp, bank)
 
 
+def _cone_ids(classes: Sequence[str], names: Any, key: str, what: str) -> List[int]:
+    """Return the ids of the cone classes ``names`` (None: every *_cone); none is an error."""
+    try:
+        ids = cone_class_ids(classes, names)
+    except ValueError as e:
+        raise ConfigError(f'{key}: {e}') from None
+    if not ids:
+        raise ConfigError(f'{what}: no cone class (*_cone) in {list(classes)}; name them with '
+                          f'{key}')
+    return ids
+
+
 def build_criterion(cfg: Dict[str, Any], classes: Sequence[str]) -> SegmentationLoss:
     """Return the loss of the ``loss:`` block (:class:`~training.losses.SegmentationLoss`)."""
     lc = cfg['loss']
     region_classes: List[int] = []
     if lc['region'] != 'none':
-        try:
-            region_classes = cone_class_ids(classes, lc['region_classes'])
-        except ValueError as e:
-            raise ConfigError(f'loss.region_classes: {e}') from None
-        if not region_classes:
-            raise ConfigError(f'loss.region {lc["region"]}: no cone class (*_cone) in '
-                              f'{list(classes)}; name them with loss.region_classes')
+        region_classes = _cone_ids(classes, lc['region_classes'], 'loss.region_classes',
+                                   f'loss.region {lc["region"]}')
     return SegmentationLoss(lc['class_weights'], ohem_fraction=lc['ohem_fraction'],
                             region=lc['region'], region_weight=float(lc['region_weight']),
                             region_classes=region_classes,
