@@ -14,18 +14,19 @@ them into the point layout :data:`CONE_DTYPE` that ``<camera>/cones``
     seg = engine.infer([frame], color_order='bgr', confidence=True)[0]
     found = cones(seg, engine.class_names, intrinsics, pose)
 
-How a mask becomes cones (OpenCV passes over the frame, then per region numpy over
-its cone pixels and a Python loop over its blobs; ``python -m eunet_ros.benchmark
+How a mask becomes cones (one OpenCV pass over the frame, numpy over its cone pixels,
+then a Python loop over the blobs big enough to be cones; ``python -m eunet_ros.benchmark
 cones`` times it, the README has the figures):
 
 1. the cone pixels (every class whose name ends in ``cone``) are found with one
-   ``cv2.inRange`` when the cone ids are contiguous (the FS class table), else a LUT;
-2. they are shrunk 4x (bilinear, so blobs 3 px or more across survive) and
-   grouped into connected components there; each gives a region of interest;
-3. in each region at full resolution the cone pixels are grouped again
-   (connected components, 8-connected). A group takes its majority class; where a
-   second cone class has at least :data:`MIXED_FRACTION` of the pixels (a blue cone
-   touching a yellow one), each class forms its own groups;
+   ``cv2.inRange`` when the cone ids are contiguous (the FS class table), else a LUT,
+   and listed with ``cv2.findNonZero``;
+2. inside their bounding box they are grouped into connected components
+   (8-connected, one labelling with stats);
+3. the class counts and probability sums of all blobs come from one ``bincount``
+   each over the cone pixels. A blob takes its majority class; where a second cone
+   class has at least :data:`MIXED_FRACTION` of the pixels (a blue cone touching a
+   yellow one), each class forms its own blobs;
 4. touching cones of one class side by side: a blob wider than
    :data:`SPLIT_WIDTH` times the width a cone of its height has is cut into
    ``round(width / cone width)`` parts, each cut at the emptiest column near the
@@ -48,7 +49,6 @@ width of FS cones: 0.114 m small, 0.1425 m large).
 from __future__ import annotations
 
 from dataclasses import dataclass
-import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -84,10 +84,8 @@ ASPECT = {'large_orange_cone': 285 / 505}
 DEFAULT_ASPECT = 228 / 325
 BASE_RADIUS = {'large_orange_cone': 0.1425}
 DEFAULT_BASE_RADIUS = 0.114
-_SHRINK = 4
 # Spaghetti labelling (OpenCV 4.5.1 and later); the default algorithm before it
 _CCL = getattr(cv2, 'CCL_SPAGHETTI', cv2.CCL_DEFAULT)
-_MERGE_KERNEL = np.ones((3, 9), np.uint8)
 
 
 @dataclass
@@ -241,133 +239,63 @@ def extract_cones(mask: np.ndarray, class_names: Sequence[str], *,
         return []
     h, w = mask.shape
     binary = _cone_pixels(mask, ids)
-    sh, sw = max(1, h // _SHRINK), max(1, w // _SHRINK)
-    small = cv2.resize(binary, (sw, sh), interpolation=cv2.INTER_LINEAR)
-    # neighbouring blobs of a row share one region: fewer, larger regions cost less
-    small = cv2.dilate(small, _MERGE_KERNEL)
-    n, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        small, 8, cv2.CV_16U, _CCL)
-    prob = _sampler(probability, (h, w))
-    index = np.full(256, len(ids), np.intp)
-    index[list(ids)] = np.arange(len(ids))
-    fy, fx = h / sh, w / sw
-    out: List[Cone] = []
-    taken = np.zeros((sh, sw), bool)   # regions of interest already looked at
-    for k in range(1, n):
-        sx, sy, bw, bh, _ = (int(v) for v in stats[k])
-        if taken[sy:sy + bh, sx:sx + bw].all():
-            continue
-        taken[sy:sy + bh, sx:sx + bw] = True
-        x0 = max(0, int(math.floor((sx - 1) * fx)))
-        y0 = max(0, int(math.floor((sy - 1) * fy)))
-        x1 = min(w, int(math.ceil((sx + bw + 1) * fx)))
-        y1 = min(h, int(math.ceil((sy + bh + 1) * fy)))
-        core = (int(sx * fx), int(sy * fy), int(math.ceil((sx + bw) * fx)),
-                int(math.ceil((sy + bh) * fy)))
-        out.extend(_roi_cones(mask, binary, (x0, y0, x1, y1), core, ids, index, class_names,
-                              prob, min_pixels, min_height, split))
-    # a cone reaching into two regions of interest is found twice: keep one
-    seen = set()
-    unique = []
-    if base_lift is None:
-        base_lift = 0.0
-        if probability is not None and np.shape(probability)[0] < h:
-            base_lift = h / np.shape(probability)[0]
-    for c in sorted(out, key=lambda c: (c.bbox[1], c.bbox[0])):
-        key = (c.class_id, c.bbox)
-        if key not in seen:
-            seen.add(key)
-            if base_lift:
-                c.base = (c.base[0], c.base[1] - base_lift)
-            unique.append(c)
-    return unique
-
-
-def _roi_labels(binary: np.ndarray, box: Tuple[int, int, int, int],
-                core: Tuple[int, int, int, int]) -> Tuple[
-        Tuple[int, int, int, int], np.ndarray, np.ndarray]:
-    """
-    Label the cone pixels of a region of interest, grown until its blobs lie inside.
-
-    Only blobs that overlap ``core`` (the region's own coarse component; the rest
-    belong to other regions) count. The 4x smaller map can miss a 1-2 px wide neck
-    of a blob; the part beyond it then lies outside the region. A blob touching a
-    side of the region that is not the image border grows the region by the blob's
-    size on that side (at most 4 times).
-
-    :returns: the region, its labels and the rows of the connected-component stats
-        (label, x, y, w, h, area in region coordinates) of the blobs that count.
-    """
-    h, w = binary.shape
-    x0, y0, x1, y1 = box
-    for _ in range(5):
-        _, labels, stats, _ = cv2.connectedComponentsWithStats(
-            binary[y0:y1, x0:x1], connectivity=8, ltype=cv2.CV_32S)
-        bx, by, bw, bh = stats[:, 0] + x0, stats[:, 1] + y0, stats[:, 2], stats[:, 3]
-        keep = ((bx < core[2]) & (bx + bw > core[0]) & (by < core[3]) & (by + bh > core[1]))
-        keep[0] = False
-        rows = np.concatenate([np.flatnonzero(keep)[:, None], stats[keep]], axis=1)
-        grow = [x0 > 0 and bool(np.any(bx[keep] == x0)), y0 > 0 and bool(np.any(by[keep] == y0)),
-                x1 < w and bool(np.any(bx[keep] + bw[keep] == x1)),
-                y1 < h and bool(np.any(by[keep] + bh[keep] == y1))]
-        if not any(grow):
-            break
-        gw, gh = int(bw[keep].max()), int(bh[keep].max())
-        x0, y0 = max(0, x0 - gw * grow[0]), max(0, y0 - gh * grow[1])
-        x1, y1 = min(w, x1 + gw * grow[2]), min(h, y1 + gh * grow[3])
-    return (x0, y0, x1, y1), labels, rows
-
-
-def _roi_cones(mask: np.ndarray, binary: np.ndarray, box: Tuple[int, int, int, int],
-               core: Tuple[int, int, int, int], ids: Sequence[int], index: np.ndarray,
-               class_names: Sequence[str], prob: Any, min_pixels: int, min_height: int,
-               split: bool) -> List[Cone]:
-    """
-    Return the cones of one region of interest (step 3 onwards).
-
-    The class counts and probability sums of all blobs come from one ``bincount``
-    each over the region; only blobs to split or of mixed classes are looked at
-    one by one.
-    """
-    (x0, y0, x1, y1), labels, rows = _roi_labels(binary, box, core)
-    rows = rows[(rows[:, 5] >= min_pixels) & (rows[:, 4] >= min_height)]
-    if not len(rows):
+    points = cv2.findNonZero(binary)      # (u, v) of each, row by row; None: no cone pixel
+    if points is None:
         return []
+    x0, y0, rw, rh = cv2.boundingRect(points)      # the region holding every cone pixel
+    ltype = cv2.CV_16U if len(points) < 65535 else cv2.CV_32S   # labels <= pixels
+    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        binary[y0:y0 + rh, x0:x0 + rw], 8, ltype, _CCL)
+    keep = ((stats[:, cv2.CC_STAT_AREA] >= min_pixels)
+            & (stats[:, cv2.CC_STAT_HEIGHT] >= min_height))
+    keep[0] = False
+    if not keep.any():
+        return []
+    points = points.reshape(-1, 2)      # N x 1 x 2, or N x 2 in some OpenCV builds
+    us, vs = points[:, 0], points[:, 1]
+    lab = labels[vs - y0, us - x0].astype(np.intp)
     nc = len(ids)
-    roi = mask[y0:y1, x0:x1]
-    # only the cone pixels of the region: their label, class index and probability
-    ys, xs = np.nonzero(labels)
-    lab = labels[ys, xs]
-    cidx = index[roi[ys, xs]]                        # 0..nc-1 cone class, nc otherwise
-    n_lab = int(lab.max()) + 1
+    index = np.full(256, nc, np.intp)
+    index[list(ids)] = np.arange(nc)
+    cidx = index[mask[vs, us]]                      # 0..nc-1 cone class, nc otherwise
     table = np.bincount(lab * (nc + 1) + cidx,
-                        minlength=n_lab * (nc + 1)).reshape(n_lab, nc + 1)[:, :nc]
+                        minlength=n * (nc + 1)).reshape(n, nc + 1)[:, :nc]
     major = table.argmax(1)
+    second = np.sort(table, 1)[:, -2] if nc > 1 else np.zeros(n, np.intp)
+    prob = _sampler(probability, (h, w))
     conf = None
     if prob is not None:
         own = cidx == major[lab]
-        conf = np.bincount(lab, weights=prob[ys + y0, xs + x0] * own, minlength=n_lab)
+        conf = np.bincount(lab, weights=prob[vs, us] * own, minlength=n)
+    roi = mask[y0:y0 + rh, x0:x0 + rw]
     out: List[Cone] = []
-    for k, bx, by, bw, bh, area in rows.tolist():
-        counts = table[k]
-        second = np.partition(counts, -2)[-2] if nc > 1 else 0
+    for k in np.flatnonzero(keep).tolist():
+        bx, by, bw, bh, area = stats[k].tolist()
         c = ids[int(major[k])]
-        if second >= MIXED_FRACTION * area:
+        if second[k] >= MIXED_FRACTION * area:
             out.extend(_mixed_blob(labels[by:by + bh, bx:bx + bw] == k,
                                    roi[by:by + bh, bx:bx + bw], x0 + bx, y0 + by, ids,
-                                   counts, class_names, prob, min_pixels, min_height,
+                                   table[k], class_names, prob, min_pixels, min_height,
                                    split))
             continue
         if _wide(split, bw, bh, class_names[c]):
             out.extend(_blob_cones(labels[by:by + bh, bx:bx + bw] == k, c, x0 + bx, y0 + by,
                                    prob, class_names[c], min_pixels, min_height, split,
-                                   weight=float(counts.max()) / area))
+                                   weight=float(table[k].max()) / area))
             continue
         u0, v0 = x0 + bx, y0 + by
         out.append(Cone(class_id=c,
                         confidence=float('nan') if conf is None else float(conf[k]) / area,
                         bbox=(u0, v0, u0 + bw, v0 + bh), pixels=int(area),
                         base=(u0 + (bw - 1) / 2.0, v0 + bh - 0.5)))
+    if base_lift is None:
+        base_lift = 0.0
+        if probability is not None and np.shape(probability)[0] < h:
+            base_lift = h / np.shape(probability)[0]
+    out.sort(key=lambda c: (c.bbox[1], c.bbox[0]))
+    if base_lift:
+        for c in out:
+            c.base = (c.base[0], c.base[1] - base_lift)
     return out
 
 
