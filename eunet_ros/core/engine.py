@@ -259,6 +259,23 @@ def _bilinear_taps(n_in: int, n_out: int) -> Tuple[np.ndarray, np.ndarray, np.nd
     return i0, i1, lam
 
 
+def _class_rows(logits: np.ndarray) -> Tuple[np.ndarray, int]:
+    """
+    Return a C x N view of C x h x w logits in which pixel (y, x) is at ``y * row + x``.
+
+    No copy when each row is contiguous, as in the engine's crop of the padded
+    network output (its planes keep the padded row count, so ``reshape`` would copy).
+    """
+    c, lh, lw = logits.shape
+    item = logits.itemsize
+    if logits.strides[2] != item or logits.strides[1] % item or logits.strides[0] % item:
+        logits = np.ascontiguousarray(logits)
+    row = logits.strides[1] // item
+    flat = np.lib.stride_tricks.as_strided(logits, shape=(c, (lh - 1) * row + lw),
+                                           strides=(logits.strides[0], item), writeable=False)
+    return flat, row
+
+
 # Above this fraction of output pixels near a class boundary, upsample_argmax
 # resizes all classes densely instead (noise-like logits of an untrained network).
 _SPARSE_LIMIT = 0.08
@@ -289,13 +306,19 @@ def upsample_argmax(logits: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
                 & (p[:-1, :-1] == p[1:, 1:]))
         cell = np.where(same, low, np.uint8(255))
         out = cell.take(y0, axis=0).take(x0, axis=1)
-        ys, xs = np.nonzero(out == 255)
+        # cv2.findNonZero lists them ~10x faster than np.nonzero (same raster order)
+        pts = cv2.findNonZero(cv2.compare(out, 255, cv2.CMP_EQ))
+        pts = np.empty((0, 2), np.int32) if pts is None else pts.reshape(-1, 2)
+        ys, xs = pts[:, 1], pts[:, 0]
         if len(ys) <= _SPARSE_LIMIT * h * w:
             if len(ys):
                 fy, fx = wy[ys], wx[xs]
-                a, b, left, right = y0[ys], y1[ys], x0[xs], x1[xs]
-                top = logits[:, a, left] * (1 - fx) + logits[:, a, right] * fx
-                bottom = logits[:, b, left] * (1 - fx) + logits[:, b, right] * fx
+                # flat indices and take(): 3x faster than logits[:, rows, cols]
+                flat, row = _class_rows(logits)
+                a, b, left, right = y0[ys] * row, y1[ys] * row, x0[xs], x1[xs]
+                top = flat.take(a + left, axis=1) * (1 - fx) + flat.take(a + right, axis=1) * fx
+                bottom = (flat.take(b + left, axis=1) * (1 - fx)
+                          + flat.take(b + right, axis=1) * fx)
                 out[ys, xs] = argmax_np(top * (1 - fy) + bottom * fy)
             return out
     planes = np.stack([cv2.resize(np.ascontiguousarray(logits[k], dtype=np.float32), (w, h),
