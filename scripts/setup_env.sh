@@ -59,7 +59,7 @@ import importlib, sys
 missing = []
 for m in ('torch', 'numpy', 'cv2', 'yaml', 'rclpy', 'sensor_msgs.msg', 'diagnostic_msgs.msg',
           'std_srvs.srv', 'pycocotools', 'albumentations', 'lion_pytorch', 'onnxruntime',
-          'ament_flake8', 'ament_pep257', 'rosbags', 'mcap', 'tqdm', 'hypothesis'):
+          'ament_flake8', 'ament_pep257', 'rosbags', 'mcap', 'tqdm', 'hypothesis', 'matplotlib'):
     try:
         importlib.import_module(m)
     except Exception as e:  # report every missing piece at once

@@ -62,8 +62,9 @@ from eunet_ros.tools.child_process import ChildExited, ChildProcess
 from eunet_ros.tools.common import environment, parse_resolution, text_table
 import numpy as np
 
-__all__ = ['BenchError', 'BadInput', 'get_args_parser', 'main', 'run', 'summarise',
-           'format_table']
+__all__ = ['BenchError', 'BadInput', 'NodeRun', 'add_node_options', 'check_node_options',
+           'check_ros', 'environment_info', 'get_args_parser', 'main', 'resolve_checkpoint',
+           'run', 'summarise', 'format_table']
 
 NS = 1_000_000_000
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # the folder holding eunet_ros/
@@ -78,7 +79,7 @@ class BadInput(BenchError):
 
 
 # --------------------------------------------------------------------------- options
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show defaults, except where there is none to show (None, an empty list)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
@@ -87,15 +88,15 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def get_args_parser() -> argparse.ArgumentParser:
-    """Return the command-line parser of ``python -m eunet_ros.benchmark node``."""
+def add_node_options(p: argparse.ArgumentParser) -> None:
+    """
+    Add the options of the node and its cameras that the node benchmark and the soak share.
+
+    ``--device``, ``--precision``, ``--checkpoint`` / ``--variant``, ``--cameras``,
+    ``--rate``, ``--resolution``, ``--overlay``, ``--node-param``,
+    ``--startup-timeout`` and ``--log-dir``: what :class:`NodeRun` reads.
+    """
     from eunet_ros.core.model import VARIANTS
-    p = argparse.ArgumentParser(
-        prog='python -m eunet_ros.benchmark node',
-        description='End-to-end node benchmark: camera publisher processes -> segment_node '
-                    '(its own process) -> mask subscriber, over DDS on this machine. Prints '
-                    'a table; appends a row to --json.',
-        formatter_class=_HelpFormatter)
     p.add_argument('--device', default='auto', help='segment_node device: auto, cpu, cuda, '
                    'cuda:N')
     p.add_argument('--precision', default='auto', choices=list(PRECISIONS),
@@ -114,12 +115,6 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help='frames per second of each camera')
     p.add_argument('--resolution', type=parse_resolution, default='1280x720', metavar='WxH',
                    help='WxH of the bgr8 camera frames')
-    p.add_argument('--duration', type=at_least(0, float, inclusive=False), default=20.0,
-                   metavar='S',
-                   help='seconds measured')
-    p.add_argument('--warmup', type=at_least(0, float), default=3.0, metavar='S',
-                   help='seconds after the node is ready (first mask of every camera) that '
-                        'do not count')
     p.add_argument('--overlay', action=argparse.BooleanOptionalAction, default=False,
                    help='subscribe to the overlays too, so the node computes and publishes '
                         'them (latency is still camera stamp -> mask)')
@@ -132,6 +127,23 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument('--log-dir', default=None, metavar='DIR',
                    help='keep the logs of the node and the publishers here (default: a '
                         'temporary folder; a failure shows the end of the log)')
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser of ``python -m eunet_ros.benchmark node``."""
+    p = argparse.ArgumentParser(
+        prog='python -m eunet_ros.benchmark node',
+        description='End-to-end node benchmark: camera publisher processes -> segment_node '
+                    '(its own process) -> mask subscriber, over DDS on this machine. Prints '
+                    'a table; appends a row to --json.',
+        formatter_class=HelpFormatter)
+    add_node_options(p)
+    p.add_argument('--duration', type=at_least(0, float, inclusive=False), default=20.0,
+                   metavar='S',
+                   help='seconds measured')
+    p.add_argument('--warmup', type=at_least(0, float), default=3.0, metavar='S',
+                   help='seconds after the node is ready (first mask of every camera) that '
+                        'do not count')
     p.add_argument('--json', default='benchmark_node.json', metavar='PATH',
                    help="file the result row is appended to ('' : none)")
     return p
@@ -201,7 +213,13 @@ def append_json(path: str, env: Dict[str, Any], args: Dict[str, Any],
     return len(data['rows'])
 
 
-def _resolve_checkpoint(args: argparse.Namespace, folder: Path) -> Path:
+def resolve_checkpoint(args: argparse.Namespace, folder: Path) -> Path:
+    """
+    Return the checkpoint the node loads: ``--checkpoint``, the packaged one, or a random one.
+
+    :param folder: where a ``--variant`` checkpoint (random init) is written.
+    :raises BadInput: no checkpoint file is there.
+    """
     if args.variant:
         import torch
         from eunet_ros.core.checkpoint import save_checkpoint
@@ -242,13 +260,13 @@ def environment_info(device: Any) -> Dict[str, Any]:
     return env
 
 
-def run(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def check_node_options(args: argparse.Namespace) -> Tuple[Any, str]:
     """
-    Check the options, run the measurement, summarise it.
+    Check the options of :func:`add_node_options` that argparse cannot.
 
-    :returns: ``(environment, row)``.
-    :raises BadInput: an option or the environment does not allow the run.
-    :raises BenchError: a process failed or no masks came.
+    :returns: ``(device, precision)`` resolved (a torch.device and a precision name).
+    :raises BadInput: the device or precision is unavailable, or a ``--node-param`` is
+        not ``NAME:=VALUE``.
     """
     from eunet_ros.core.engine import EngineError, resolve_device, resolve_precision
     try:
@@ -259,18 +277,35 @@ def run(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     for p in args.node_param:
         if ':=' not in p:
             raise BadInput(f'--node-param {p!r} is not NAME:=VALUE (e.g. max_batch:=1)')
-    if args.json:
-        read_json(args.json)  # refuse a bad file now, not after the run
+    return device, precision
+
+
+def check_ros(tool: str) -> None:
+    """Raise BadInput naming ``tool`` when rclpy cannot be imported."""
     try:
         import rclpy  # noqa: F401
     except ImportError as e:
-        raise BadInput(f'the node benchmark needs ROS 2 ({e}): source your ROS 2 set-up, or '
+        raise BadInput(f'{tool} needs ROS 2 ({e}): source your ROS 2 set-up, or '
                        'pip install -r requirements-ros-pypi.txt') from None
+
+
+def run(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """
+    Check the options, run the measurement, summarise it.
+
+    :returns: ``(environment, row)``.
+    :raises BadInput: an option or the environment does not allow the run.
+    :raises BenchError: a process failed or no masks came.
+    """
+    device, precision = check_node_options(args)
+    if args.json:
+        read_json(args.json)  # refuse a bad file now, not after the run
+    check_ros('the node benchmark')
     env = environment_info(device)
     with tempfile.TemporaryDirectory(prefix='eunet_bench_node_') as tmp:
         logs = Path(args.log_dir) if args.log_dir else Path(tmp)
         logs.mkdir(parents=True, exist_ok=True)
-        checkpoint = _resolve_checkpoint(args, Path(tmp))
+        checkpoint = resolve_checkpoint(args, Path(tmp))
         res = _measure(args, checkpoint, logs)
     w, h = args.resolution
     engine = res['engine_diag']
@@ -378,7 +413,7 @@ class _Probe(SpinningNode):
 
 def _measure(args: argparse.Namespace, checkpoint: Path, logs: Path) -> Dict[str, Any]:
     """Start the node and the cameras, measure the window, stop everything, summarise."""
-    run = _Run(args, checkpoint, logs)  # rclpy.init; SIGTERM raises KeyboardInterrupt
+    run = NodeRun(args, checkpoint, logs)  # rclpy.init; SIGTERM raises KeyboardInterrupt
     try:
         run.start_node()
         run.start_probe()
@@ -392,7 +427,7 @@ def _measure(args: argparse.Namespace, checkpoint: Path, logs: Path) -> Dict[str
     return run.result(got, w0, w1)
 
 
-class _Run:
+class NodeRun:
     """
     One measurement: its processes, its probe and its rclpy context.
 
@@ -476,8 +511,12 @@ class _Run:
             except ChildExited as e:
                 raise BenchError(str(e)) from None
 
-    def wait_until_ready(self) -> None:
-        """Wait until every camera has had a mask (or fail after --startup-timeout)."""
+    def wait_until_ready(self, announce: bool = True) -> None:
+        """
+        Wait until every camera has had a mask (or fail after --startup-timeout).
+
+        :param announce: print the start-up time and the benchmark's warm-up and window.
+        """
         args, probe = self.args, self.probe
         deadline = time.monotonic() + args.startup_timeout
         while not all(probe.masks[c] for c in self.cams):
@@ -489,8 +528,10 @@ class _Run:
                                  f'of the segment_node log:\n{self.node.tail()}')
             time.sleep(0.05)
         self.t_ready = time.time_ns()
-        print(f'# segment_node ready after {self.startup_s:.1f} s (a mask from every camera); '
-              f'warm-up {args.warmup:g} s, then measuring {args.duration:g} s', flush=True)
+        if announce:
+            print(f'# segment_node ready after {self.startup_s:.1f} s (a mask from every '
+                  f'camera); warm-up {args.warmup:g} s, then measuring {args.duration:g} s',
+                  flush=True)
 
     @property
     def startup_s(self) -> float:
