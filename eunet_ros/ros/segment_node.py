@@ -477,6 +477,10 @@ class SegmentNode(Node):
             batch = self._slots.take(self._max_batch, timeout=0.25)
             if not batch or self._stop.is_set():
                 continue
+            if not self._enabled:  # stored by a callback that raced ~/enable false
+                for camera, _ in batch:
+                    self._cams[camera].stats.count('paused')
+                continue
             try:
                 self._process(batch)
             except Exception as e:  # noqa: B902 - the inference thread must survive
