@@ -11,10 +11,14 @@ Examples (one line each)::
     ros2 launch eunet_ros segment.launch.py use_sim_time:=true
         config:=$(ros2 pkg prefix eunet_ros)/share/eunet_ros/config/eufs_sim.yaml
     ros2 launch eunet_ros segment.launch.py lifecycle:=true
+    ros2 launch eunet_ros segment.launch.py respawn:=true respawn_delay:=1.0
 
 With lifecycle:=true the node is segment_lifecycle_node, a managed node that waits,
 unconfigured, for its transitions (``ros2 lifecycle set /segment_node configure``,
 then ``activate``), as the team's state machine sends them.
+
+With respawn:=true launch starts the node again respawn_delay seconds after its
+process ends, whatever the cause (a lifecycle node comes back unconfigured).
 
 The arguments checkpoint, device, backend and camera_topic override the config file
 only when given; left empty, the config file's value stands.
@@ -41,6 +45,8 @@ def _segment_node(context, *args, **kwargs):
         value = LaunchConfiguration(name).perform(context).strip()
         if value:
             overrides[name] = value
+    respawn = _truthy(LaunchConfiguration('respawn').perform(context))
+    respawn_delay = float(LaunchConfiguration('respawn_delay').perform(context))
     if _truthy(LaunchConfiguration('lifecycle').perform(context)):
         return [LifecycleNode(
             package=PACKAGE,
@@ -50,6 +56,8 @@ def _segment_node(context, *args, **kwargs):
             parameters=[LaunchConfiguration('config'), overrides],
             output='screen',
             emulate_tty=True,
+            respawn=respawn,
+            respawn_delay=respawn_delay,
         )]
     return [Node(
         package=PACKAGE,
@@ -59,6 +67,8 @@ def _segment_node(context, *args, **kwargs):
         parameters=[LaunchConfiguration('config'), overrides],
         output='screen',
         emulate_tty=True,
+        respawn=respawn,
+        respawn_delay=respawn_delay,
     )]
 
 
@@ -97,6 +107,13 @@ def generate_launch_description():
             description='Start segment_lifecycle_node, a managed node driven through the '
                         'lifecycle_msgs services (configure, activate, ...), instead of the '
                         'plain segment_node.'),
+        DeclareLaunchArgument(
+            'respawn', default_value='false',
+            description='Start segment_node again, after respawn_delay seconds, whenever its '
+                        'process exits (a crash, a kill); false: it stays down.'),
+        DeclareLaunchArgument(
+            'respawn_delay', default_value='2.0',
+            description='Seconds to wait before respawning segment_node (with respawn:=true).'),
         DeclareLaunchArgument(
             'rviz', default_value='false',
             description='Also start rviz2 with config/eunet.rviz (overlay and mask of the '

@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH = ROOT / 'launch' / 'segment.launch.py'
 EXPECTED_ARGS = {'config', 'checkpoint', 'device', 'backend', 'namespace', 'camera_topic',
-                 'use_sim_time', 'rviz', 'lifecycle'}
+                 'use_sim_time', 'rviz', 'lifecycle', 'respawn', 'respawn_delay'}
 CONFIGS = ('default.yaml', 'eufs_sim.yaml', 'fsds.yaml')
 
 

@@ -22,7 +22,12 @@ From data sources to batches: the torch Dataset, resumable samplers, the loaders
   image is scored exactly once.
 
 A sample whose files are broken (:class:`~training.datasets.files.DatasetError`) is
-replaced by the next one with a warning naming the file: a long run keeps going.
+replaced by the next one with a warning naming the file: a long run keeps going. A
+sample whose image or mask vanished after indexing
+(:class:`~training.datasets.files.MissingFileError`) is replaced the same way, warned
+about once per file and loading process, and counted across the loader's workers
+(:meth:`SegmentationDataset.take_vanished`), so the training loop can report it per
+epoch.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 from training.datasets.base import SegmentationSource
-from training.datasets.files import DatasetError
+from training.datasets.files import DatasetError, MissingFileError
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +82,10 @@ class SegmentationDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.max_skips = int(max_skips)
+        # samples skipped for a vanished file, shared with the loader's worker processes
+        # (they receive the dataset pickled at their start, which shares this value)
+        self._vanished = mp.get_context('spawn').Value('q', 0)
+        self._warned: set = set()  # vanished files this process has warned about
         self._ends = list(np.cumsum([len(s) for s in self.sources]))
         self._labelled = []
         for s in self.sources:
@@ -86,6 +95,21 @@ class SegmentationDataset(Dataset):
 
     def __len__(self) -> int:
         return int(self._ends[-1])
+
+    def take_vanished(self) -> int:
+        """Return the samples replaced for a vanished file since the last call; reset to 0."""
+        with self._vanished.get_lock():
+            n, self._vanished.value = int(self._vanished.value), 0
+        return n
+
+    def _skip_vanished(self, e: MissingFileError, count: bool) -> None:
+        if count:
+            with self._vanished.get_lock():
+                self._vanished.value += 1
+        if e.path not in self._warned:
+            self._warned.add(e.path)
+            log.warning('skipping a sample whose file vanished after the dataset was indexed '
+                        '(%s); it is counted and reported at the end of the epoch', e)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose augmentations ``__getitem__`` draws."""
@@ -116,6 +140,11 @@ class SegmentationDataset(Dataset):
             k, i = self.locate(j)
             try:
                 image, mask = self.sources[k].load(i)
+            except MissingFileError as e:
+                # counted once per requested sample, not again for a stand-in that is gone too
+                self._skip_vanished(e, count=attempt == 0)
+                last = e
+                continue
             except DatasetError as e:
                 log.warning('skipping a broken sample (%s)', e)
                 last = e

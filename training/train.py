@@ -973,6 +973,13 @@ def end_epoch(run: Run, st: Dict[str, Any], t_epoch: float, first_step: int) -> 
               'lr': run.trainer.optimizer.param_groups[0]['lr'],
               'seconds': round(time.time() - t_epoch, 2),
               'train_images_per_s': round(images_per_s, 1)}
+    vanished = data.train_ds.take_vanished() + data.val_ds.take_vanished()
+    if vanished:
+        # files deleted or moved after indexing: skipped (replaced by the next sample)
+        record['samples_skipped_vanished'] = vanished
+        log.warning('epoch %d: %d sample(s) skipped because their image or mask vanished after '
+                    'the dataset was indexed (this rank); the run goes on', st['epoch'] + 1,
+                    vanished)
     st['history'].append(record)
     st['epoch'] += 1
     st['step_in_epoch'] = 0
@@ -1158,6 +1165,8 @@ def _summary(cfg: Dict[str, Any], st: Dict[str, Any], out: Path, t0: float) -> D
         'best_checkpoint': str(out / 'best.pt'),
         'last_checkpoint': str(out / 'last.pt'),
         'history': st['history'],
+        'samples_skipped_vanished': sum(r.get('samples_skipped_vanished', 0)
+                                        for r in st['history']),
         'seconds_this_process': round(time.time() - t0, 1),
         'config': cfg,
     }

@@ -31,6 +31,21 @@ class DatasetError(RuntimeError):
     """A dataset file is missing, unreadable or inconsistent; the message names it."""
 
 
+class MissingFileError(DatasetError):
+    """
+    A file of an indexed sample is gone (deleted or moved after the dataset was indexed).
+
+    :ivar path: the file that is gone.
+    """
+
+    def __init__(self, message: str, path: str = '') -> None:
+        super().__init__(message)
+        self.path = str(path)
+
+    def __reduce__(self):
+        return type(self), (str(self), self.path)
+
+
 # What Pillow raises on a damaged PNG besides OSError: SyntaxError ('broken PNG file'
 # for a bad chunk after the header), EOFError, struct.error, ValueError, and its
 # DecompressionBombError for a header that claims a huge image.
@@ -50,8 +65,8 @@ def read_rgb(path: PathLike) -> np.ndarray:
     img = cv2.imread(p, flags) if os.path.isfile(p) else None
     if img is None:
         if not os.path.exists(p):
-            raise DatasetError(f'image {p} does not exist; restore it or remove it (and its '
-                               'annotation) from the dataset.')
+            raise MissingFileError(f'image {p} does not exist; restore it or remove it (and its '
+                                   'annotation) from the dataset.', p)
         raise DatasetError(f'image {p} could not be decoded (truncated or not an image); '
                            're-extract or re-download it, or delete it and its annotation.')
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -66,7 +81,7 @@ def read_mask(path: PathLike) -> np.ndarray:
             mode = im.mode
             arr = np.array(im)
     except FileNotFoundError:
-        raise DatasetError(f'mask {p} does not exist.') from None
+        raise MissingFileError(f'mask {p} does not exist.', str(p)) from None
     except PIL_ERRORS as e:
         raise DatasetError(f'mask {p} could not be decoded ({e}); write it again as an 8-bit '
                            'PNG of class ids.') from None
