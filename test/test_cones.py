@@ -104,7 +104,7 @@ def test_touching_cones_of_two_classes_are_two_cones():
 
 
 def test_a_cone_with_a_thin_neck_is_found_whole():
-    """The 4x smaller map misses a 1 px neck; the region grows to cover the whole blob."""
+    """A blob joined by a 1 px neck is one blob (one labelling pass over the frame)."""
     mask = np.zeros((200, 200), np.uint8)
     mask[40:60, 40:60] = BLUE
     mask[60:100, 50] = BLUE           # 1 px wide neck, invisible at 1/4 size
