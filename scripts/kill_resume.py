@@ -14,8 +14,9 @@ during and after checkpoint writes alike::
     python scripts/kill_resume.py --kills 20 --json runs/kill_resume.json
 
 It trains once without interruption, then starts the same run again and SIGKILLs
-it ``--kills`` times after a random delay (uniform between ``--min-delay`` and the
-clean run's wall time), each restart with ``--resume auto``, then lets it finish. It
+it ``--kills`` times, once at each of that many random distinct steps (a random part
+of a step's time after last.pt shows that step), each restart with ``--resume auto``,
+then lets it finish. It
 prints where each kill landed (the step in last.pt after it) and compares every
 tensor of the final model and EMA weights and of the optimizer state. Exit status 0
 when all are bit-identical, 1 when one differs, 2 on a setup error.
@@ -24,7 +25,6 @@ when all are bit-identical, 1 when one differs, 2 on a setup error.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 import random
 import shutil
@@ -101,8 +101,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument('--kills', type=int, default=20)
     p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--train-count', type=int, default=48)
-    p.add_argument('--min-delay', type=float, default=0.5,
-                   help='shortest wait before a kill, seconds (start-up included)')
     p.add_argument('--seed', type=int, default=0, help='seed of the kill delays')
     p.add_argument('--work', help='keep the runs here (default: a temporary folder)')
     p.add_argument('--json', help='write the kill points and the verdict here')
@@ -121,25 +119,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     total = _step(clean / 'last.pt')
     print(f'clean run: {total} steps in {wall:.1f} s')
     rng = random.Random(args.seed)
+    # each kill point: a random step (distinct, sorted), then a random part of a step's
+    # time, so that kills land in the forward/backward pass and while last.pt is written
+    targets = sorted(rng.sample(range(1, total), min(args.kills, total - 1)))
+    step_s = wall / max(total, 1)
     kills: List[Dict[str, Any]] = []
     cmd = _train_cmd(data, killed, args) + ['--resume', 'auto']
-    for i in range(args.kills):
+    for i, target in enumerate(targets):
         before = _step(killed / 'last.pt')
-        delay = rng.uniform(args.min_delay, wall)
+        extra = rng.uniform(0.0, 1.5 * step_s)
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        try:
-            proc.wait(timeout=delay)
-            finished = True
-        except subprocess.TimeoutExpired:
+        seen, mtime = before, None
+        while proc.poll() is None and (seen is None or seen < target):
+            time.sleep(0.02)
+            try:
+                m = (killed / 'last.pt').stat().st_mtime_ns
+            except FileNotFoundError:
+                continue
+            if m != mtime:
+                mtime, seen = m, _step(killed / 'last.pt')
+        time.sleep(extra)
+        finished = proc.poll() is not None
+        if not finished:
             proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            finished = False
+        proc.wait()
         after = _step(killed / 'last.pt')
-        kills.append({'kill': i + 1, 'delay_s': round(delay, 2), 'step_before': before,
-                      'step_after': after, 'finished_before_kill': finished})
-        print(f'kill {i + 1:2d}: after {delay:5.1f} s, last.pt step {before} -> {after}'
-              + (' (the run had finished)' if finished else ''))
+        kills.append({'kill': i + 1, 'target_step': target, 'extra_s': round(extra, 3),
+                      'step_before': before, 'step_after': after,
+                      'finished_before_kill': finished})
+        print(f'kill {i + 1:2d}: at step {target} + {extra:.2f} s, last.pt step {before} '
+              f'-> {after}' + (' (the run had finished)' if finished else ''))
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stderr[-2000:], file=sys.stderr)
@@ -147,8 +157,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     differ = _compare(clean / 'last.pt', killed / 'last.pt')
     best = _compare(clean / 'best.pt', killed / 'best.pt')
     ok = not differ and not best
-    print(f'final last.pt: {"bit-identical" if not differ else "DIFFERS: " + ", ".join(differ[:10])}')
-    print(f'final best.pt: {"bit-identical" if not best else "DIFFERS: " + ", ".join(best[:10])}')
+    for name, d in (('last.pt', differ), ('best.pt', best)):
+        print(f'final {name}: ' + ('bit-identical' if not d else 'DIFFERS: ' + ', '.join(d[:10])))
     if args.json:
         from eunet_ros.fileio import atomic_write_json
         atomic_write_json(args.json, {'clean_steps': total, 'clean_wall_s': round(wall, 1),
