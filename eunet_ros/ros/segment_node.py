@@ -250,8 +250,6 @@ class SegmentNode(Node):
         self._batch_lock = threading.Lock()
         self._batches = 0
         self._batched_frames = 0
-        self._last_clock: Optional[Time] = None  # the node clock at the last stamp latency
-        self._clock_jumps_back = 0
 
     def _create_cameras(self) -> None:
         """Create each camera's subscription and publishers, then the frame slots."""
@@ -477,10 +475,6 @@ class SegmentNode(Node):
             batch = self._slots.take(self._max_batch, timeout=0.25)
             if not batch or self._stop.is_set():
                 continue
-            if not self._enabled:  # stored by a callback that raced ~/enable false
-                for camera, _ in batch:
-                    self._cams[camera].stats.count('paused')
-                continue
             try:
                 self._process(batch)
             except Exception as e:  # noqa: B902 - the inference thread must survive
@@ -562,35 +556,11 @@ class SegmentNode(Node):
         cam.stats.arrival_latency.add(time.monotonic() - arrived)
         stamp = msg.header.stamp
         if stamp.sec or stamp.nanosec:
-            now = self._clock_now()
+            now = self.get_clock().now()
             age = now - Time.from_msg(stamp, clock_type=now.clock_type)
-            if age.nanoseconds >= 0:
-                cam.stats.stamp_latency.add(age.nanoseconds * 1e-9)
-            else:  # stamped after "now": a frame from before a jump back, or clock skew
-                cam.stats.count('stamped_ahead')
+            cam.stats.stamp_latency.add(age.nanoseconds * 1e-9)
         cam.stats.count('processed')
         cam.stats.last_frame = f'{w}x{h} {getattr(msg, "encoding", None) or msg.format}'
-
-    def _clock_now(self) -> Time:
-        """
-        Return the node clock's time; when it went back, reset the stamp latencies first.
-
-        Under use_sim_time a looped bag sends /clock back to its start: the stamp
-        latencies measured on the old timeline mean nothing on the new one (and frames
-        stamped before the jump would count as negative), so they start again. Only the
-        inference thread calls this.
-        """
-        now = self.get_clock().now()
-        last = self._last_clock
-        self._last_clock = now
-        if last is not None and now.clock_type == last.clock_type and now < last:
-            for cam in self._cams.values():
-                cam.stats.stamp_latency.clear()
-            self._clock_jumps_back += 1
-            self.get_logger().info(
-                f'the clock jumped back {(last - now).nanoseconds * 1e-9:.3f} s (use_sim_time '
-                'and a looped bag?): stamp latencies start again')
-        return now
 
     def _geometry(self, cam: _Camera, width: int, height: int) -> Any:
         """
@@ -726,8 +696,6 @@ class SegmentNode(Node):
             ('latency_arrival_p50_ms', _ms(s['arrival_p50_ms'])),
             ('latency_arrival_p99_ms', _ms(s['arrival_p99_ms'])),
             ('latency_samples', str(s['latency_samples'])),
-            ('latency_stamp_resets', str(self._clock_jumps_back)),
-            ('frames_stamped_ahead', str(s['stamped_ahead'])),
             ('overlay_subscribers', str(cam.overlay_pub.get_subscription_count())),
             ('frames_received', str(s['received'])),
             ('frames_processed', str(s['processed'])),

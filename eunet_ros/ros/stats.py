@@ -51,11 +51,6 @@ class LatencyWindow:
         with self._lock:
             self._samples.append((t, float(value_s)))
 
-    def clear(self) -> None:
-        """Forget every sample (the clock they were measured on jumped)."""
-        with self._lock:
-            self._samples.clear()
-
     def _recent(self, now: float):
         cut = now - self.window_s
         while self._samples and self._samples[0][0] < cut:
@@ -71,8 +66,7 @@ class LatencyWindow:
         return p50 * 1e3, p99 * 1e3, len(vals)
 
 
-_COUNTERS = ('received', 'processed', 'dropped', 'rejected', 'failed', 'paused',
-             'stamped_ahead')
+_COUNTERS = ('received', 'processed', 'dropped', 'rejected', 'failed', 'paused')
 
 
 class CameraStats:
@@ -82,9 +76,7 @@ class CameraStats:
     Counters (totals since start): ``received`` frames that arrived, ``processed``
     frames whose mask was published, ``dropped`` frames replaced by a newer one
     before inference, ``rejected`` invalid frames, ``failed`` frames lost to an
-    inference error, ``paused`` frames that arrived while inference was disabled,
-    ``stamped_ahead`` processed frames stamped after the node's clock (no stamp latency:
-    a frame from before a jump back of the clock, or a camera clock ahead of ours).
+    inference error, ``paused`` frames that arrived while inference was disabled.
 
     """
 
